@@ -1,0 +1,253 @@
+// The messages the consensus core exchanges (etcd style: every message is one-way; an answer
+// is another message in the other direction), and the one codec every transport uses.
+import { Packr } from 'msgpackr';
+
+export type NodeId = number;
+/** Marks "no node" in votes and leader hints; real node ids start at 1. */
+export const noNode = 0;
+
+export type EntryType = 'normal' | 'noop' | 'config';
+
+export interface Entry {
+  index: number;
+  term: number;
+  type: EntryType;
+  /** Log time (ms) stamped by the leader that appended it; never decreases along the log. */
+  stampMs: number;
+  data: Uint8Array;
+}
+
+/** What must be on disk before this node sends a vote or an append acknowledgement. */
+export interface HardState {
+  term: number;
+  vote: NodeId;
+  commit: number;
+}
+
+interface MessageBase {
+  from: NodeId;
+  to: NodeId;
+  term: number;
+}
+
+export interface AppendMessage extends MessageBase {
+  type: 'app';
+  /** Index and term of the entry just before `entries`. */
+  index: number;
+  logTerm: number;
+  entries: Entry[];
+  commit: number;
+}
+
+export interface AppendResponseMessage extends MessageBase {
+  type: 'appResp';
+  /** On success: the last index now matching the leader. On reject: the index that was probed. */
+  index: number;
+  reject: boolean;
+  /** On reject: the follower's guess of the highest index that may match, and its term there. */
+  rejectHint: number;
+  logTermHint: number;
+}
+
+export interface VoteMessage extends MessageBase {
+  type: 'vote' | 'preVote';
+  lastIndex: number;
+  lastTerm: number;
+  /** Set when the campaign follows a leader transfer: voters skip their leader-lease check. */
+  transfer: boolean;
+}
+
+export interface VoteResponseMessage extends MessageBase {
+  type: 'voteResp' | 'preVoteResp';
+  reject: boolean;
+}
+
+export interface HeartbeatMessage extends MessageBase {
+  type: 'heartbeat';
+  commit: number;
+  /** The leader's heartbeat round; echoed back so the leader can confirm reads and its lease. */
+  round: number;
+}
+
+export interface HeartbeatResponseMessage extends MessageBase {
+  type: 'heartbeatResp';
+  round: number;
+}
+
+export interface ReadIndexMessage extends MessageBase {
+  type: 'readIndex';
+  readId: number;
+}
+
+export interface ReadIndexResponseMessage extends MessageBase {
+  type: 'readIndexResp';
+  readId: number;
+  /** The index a read may be served at once applied, or -1 when the leader refused. */
+  index: number;
+}
+
+export interface TimeoutNowMessage extends MessageBase {
+  type: 'timeoutNow';
+}
+
+export interface TransferLeaderMessage extends MessageBase {
+  type: 'transferLeader';
+  target: NodeId;
+}
+
+export type Message =
+  | AppendMessage
+  | AppendResponseMessage
+  | VoteMessage
+  | VoteResponseMessage
+  | HeartbeatMessage
+  | HeartbeatResponseMessage
+  | ReadIndexMessage
+  | ReadIndexResponseMessage
+  | TimeoutNowMessage
+  | TransferLeaderMessage;
+
+export type MessageType = Message['type'];
+
+export const messageTypes: readonly MessageType[] = [
+  'app',
+  'appResp',
+  'vote',
+  'preVote',
+  'voteResp',
+  'preVoteResp',
+  'heartbeat',
+  'heartbeatResp',
+  'readIndex',
+  'readIndexResp',
+  'timeoutNow',
+  'transferLeader',
+];
+
+/** Bytes an entry takes against size limits (payload plus a fixed overhead). */
+export function entryBytes(entry: Entry): number {
+  return entry.data.byteLength + 24;
+}
+
+// ---- codec -------------------------------------------------------------------------------
+
+/** Version of the on-wire message batch format; a node reads this version and the one before. */
+export const wireFormatVersion = 1;
+
+const packr = new Packr({ useRecords: false, moreTypes: false });
+
+export function encodeMessages(messages: readonly Message[]): Uint8Array {
+  return packr.pack({ v: wireFormatVersion, m: messages });
+}
+
+export class MalformedMessageError extends Error {
+  override name = 'MalformedMessageError';
+}
+
+/** Decodes a batch; anything malformed throws MalformedMessageError (never an assertion). */
+export function decodeMessages(bytes: Uint8Array): Message[] {
+  let decoded: unknown;
+  try {
+    decoded = packr.unpack(bytes);
+  } catch (error) {
+    throw new MalformedMessageError(`undecodable message batch: ${(error as Error).message}`);
+  }
+  if (!isRecord(decoded) || decoded.v !== wireFormatVersion || !Array.isArray(decoded.m)) {
+    throw new MalformedMessageError('not a message batch of a known version');
+  }
+  return decoded.m.map(validateMessage);
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function isIndex(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
+function isId(value: unknown): value is number {
+  return isIndex(value);
+}
+
+const numberFields: Record<MessageType, readonly string[]> = {
+  app: ['index', 'logTerm', 'commit'],
+  appResp: ['index', 'rejectHint', 'logTermHint'],
+  vote: ['lastIndex', 'lastTerm'],
+  preVote: ['lastIndex', 'lastTerm'],
+  voteResp: [],
+  preVoteResp: [],
+  heartbeat: ['commit', 'round'],
+  heartbeatResp: ['round'],
+  readIndex: ['readId'],
+  readIndexResp: ['readId'],
+  timeoutNow: [],
+  transferLeader: ['target'],
+};
+
+const booleanFields: Record<MessageType, readonly string[]> = {
+  app: [],
+  appResp: ['reject'],
+  vote: ['transfer'],
+  preVote: ['transfer'],
+  voteResp: ['reject'],
+  preVoteResp: ['reject'],
+  heartbeat: [],
+  heartbeatResp: [],
+  readIndex: [],
+  readIndexResp: [],
+  timeoutNow: [],
+  transferLeader: [],
+};
+
+function validateMessage(raw: unknown): Message {
+  if (!isRecord(raw)) throw new MalformedMessageError('message is not an object');
+  const type = raw.type as MessageType;
+  if (!messageTypes.includes(type))
+    throw new MalformedMessageError(`unknown message type ${String(raw.type)}`);
+  if (!isId(raw.from) || !isId(raw.to) || !isIndex(raw.term)) {
+    throw new MalformedMessageError(`${type}: bad from/to/term`);
+  }
+  for (const field of numberFields[type]) {
+    if (!isIndex(raw[field])) throw new MalformedMessageError(`${type}: bad ${field}`);
+  }
+  if (type === 'readIndexResp' && !(raw.index === -1 || isIndex(raw.index))) {
+    throw new MalformedMessageError('readIndexResp: bad index');
+  }
+  for (const field of booleanFields[type]) {
+    if (typeof raw[field] !== 'boolean') throw new MalformedMessageError(`${type}: bad ${field}`);
+  }
+  if (type === 'app') {
+    if (!Array.isArray(raw.entries)) throw new MalformedMessageError('app: entries is not a list');
+    raw.entries.forEach(validateEntry);
+  }
+  return raw as unknown as Message;
+}
+
+const entryTypes: readonly EntryType[] = ['normal', 'noop', 'config'];
+
+function validateEntry(raw: unknown): void {
+  if (
+    !isRecord(raw) ||
+    !isIndex(raw.index) ||
+    !isIndex(raw.term) ||
+    !isIndex(raw.stampMs) ||
+    !entryTypes.includes(raw.type as EntryType) ||
+    !(raw.data instanceof Uint8Array)
+  ) {
+    throw new MalformedMessageError('app: malformed entry');
+  }
+}
+
+/** For tests and traces: a one-line description of a message. */
+export function describeMessage(message: Message): string {
+  const { type, from, to, term, ...rest } = message;
+  const details = Object.entries(rest)
+    .map(([key, value]) =>
+      key === 'entries'
+        ? `entries=${(value as Entry[]).map((e) => `${e.index}@${e.term}`).join(',')}`
+        : `${key}=${value}`,
+    )
+    .join(' ');
+  return `${from}->${to} ${type} t${term} ${details}`;
+}

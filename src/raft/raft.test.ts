@@ -1,0 +1,276 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { defaultRaftConfig, type RaftConfig } from '../config.js';
+import { Raft } from './raft.js';
+import { runScenario, ScenarioCluster } from './scenario.js';
+import { MemoryStorage } from './storage.js';
+
+const five = [1, 2, 3, 4, 5];
+const timeout = defaultRaftConfig.electionTimeoutTicksMin;
+
+// Each case is a script of steps; "expect" lines check the state after the step before them.
+const scenarios: { name: string; ids?: number[]; config?: RaftConfig; steps: string[] }[] = [
+  {
+    name: 'a campaign wins, the no-op commits everywhere',
+    steps: [
+      'campaign 1',
+      'expect role 1 leader',
+      'expect leader all 1',
+      'expect term all 1',
+      'expect commit all 1',
+    ],
+  },
+  {
+    name: 'a single node elects itself and commits alone',
+    ids: [1],
+    steps: ['campaign 1', 'expect role 1 leader', 'propose 1 a', 'expect commit 1 2'],
+  },
+  {
+    name: 'a node with a stale log cannot win (Raft §5.4.1)',
+    steps: [
+      'campaign 1',
+      'isolate 3',
+      'propose 1 a',
+      'propose 1 b',
+      'expect commit 1 3',
+      'expect last 3 1',
+      'heal',
+      'isolate 1',
+      'campaign 3',
+      'expect role 3 preCandidate',
+      'expect term 3 1',
+      `tick 2,3,4,5 ${3 * timeout}`,
+      'expect role 3 follower',
+      'expect leaders - 2',
+    ],
+  },
+  {
+    name: 'PreVote: a node cut off and back does not disrupt the leader',
+    steps: [
+      'campaign 1',
+      'isolate 3',
+      `tick 3 ${5 * timeout}`,
+      'expect term 3 1',
+      'expect role 3 preCandidate',
+      'heal',
+      'tick-all 3',
+      'expect role 1 leader',
+      'expect term all 1',
+      'expect leader 3 1',
+    ],
+  },
+  {
+    name: 'CheckQuorum: a leader cut off from the majority steps down',
+    steps: [
+      'campaign 1',
+      'isolate 1',
+      `tick 1 ${2 * timeout}`,
+      'expect role 1 follower',
+      'expect leader 1 0',
+    ],
+  },
+  {
+    name: 'split vote: two candidates each one vote short, then one wins',
+    config: { ...defaultRaftConfig, preVote: false },
+    steps: [
+      'isolate 5',
+      'cut 1 4',
+      'cut 2 3',
+      'cut 1 2',
+      'campaign 1',
+      'campaign 2',
+      'expect role 1 candidate',
+      'expect role 2 candidate',
+      'heal',
+      `tick-all ${4 * timeout}`,
+      'expect leaders - 1',
+    ],
+  },
+  {
+    name: 'ReadIndex at the leader is confirmed by a heartbeat round',
+    steps: ['campaign 1', 'propose 1 a', 'read 1 readIndex 7', 'expect read 1 2 7'],
+  },
+  {
+    name: 'ReadIndex at a follower goes through the leader',
+    steps: ['campaign 1', 'propose 1 a', 'read 4 readIndex 8', 'expect read 4 2 8'],
+  },
+  {
+    name: 'a deposed leader never confirms a ReadIndex read',
+    steps: [
+      'campaign 1',
+      'isolate 1',
+      `tick 2,3,4,5 ${3 * timeout}`,
+      'expect role 1 leader',
+      'expect leaders - 2',
+      'read 1 readIndex 9',
+      'expect read 1 none 9',
+      `tick 1 ${2 * timeout}`,
+      'expect role 1 follower',
+      'expect read 1 refused 9',
+    ],
+  },
+  {
+    name: 'a lease read is served locally while the lease holds, never after it ends',
+    steps: [
+      'campaign 1',
+      'tick-all 2',
+      'read 1 lease 10',
+      'expect read 1 1 10',
+      'isolate 1',
+      `tick 1 ${timeout - 1}`,
+      'read 1 lease 11',
+      'expect read 1 none 11',
+    ],
+  },
+  {
+    name: 'leader transfer hands over with TimeoutNow',
+    steps: [
+      'campaign 1',
+      'propose 1 a',
+      'transfer 1 3',
+      'expect role 3 leader',
+      'expect term all 2',
+      'expect leader all 3',
+    ],
+  },
+  {
+    name: 'a restarted node keeps its term and log',
+    steps: [
+      'campaign 1',
+      'propose 1 a',
+      'restart 2',
+      'expect term 2 1',
+      'expect last 2 2',
+      'tick-all 3',
+      'expect commit 2 2',
+    ],
+  },
+];
+
+describe('raft core scenarios', () => {
+  for (const scenario of scenarios) {
+    it(scenario.name, () => {
+      runScenario(scenario.ids ?? five, scenario.steps, scenario.config);
+    });
+  }
+});
+
+describe('Figure 7: a new leader brings every follower log to its own', () => {
+  // Raft paper Figure 7: the leader of term 8 and followers (a)-(f).
+  const leaderLog = [1, 1, 1, 4, 4, 5, 5, 6, 6, 6];
+  const followers: Record<string, number[]> = {
+    a: [1, 1, 1, 4, 4, 5, 5, 6, 6],
+    b: [1, 1, 1, 4],
+    c: [1, 1, 1, 4, 4, 5, 5, 6, 6, 6, 6],
+    d: [1, 1, 1, 4, 4, 5, 5, 6, 6, 6, 7, 7],
+    e: [1, 1, 1, 4, 4, 4, 4],
+    f: [1, 1, 1, 2, 2, 2, 3, 3, 3, 3, 3],
+  };
+  for (const [name, followerLog] of Object.entries(followers)) {
+    it(`follower (${name})`, () => {
+      const cluster = new ScenarioCluster([1, 2, 3]);
+      cluster.preload(1, leaderLog, 7);
+      cluster.preload(2, followerLog, 7);
+      // Node 3 holds the leader's log so that node 1 can win with or without node 2.
+      cluster.preload(3, leaderLog, 7);
+      cluster.run('campaign 1');
+      cluster.run('expect role 1 leader');
+      cluster.run('tick-all 4');
+      const expected = [...leaderLog, 8].join(',');
+      cluster.run(`expect log all ${expected}`);
+      cluster.run(`expect commit all ${leaderLog.length + 1}`);
+    });
+  }
+});
+
+describe('Figure 8: entries of older terms are not committed by counting replicas', () => {
+  // S1 held index 2 from term 2, lost leadership, and now leads term 4. A majority (S1, S2,
+  // S3) holds index 2, but S1's own no-op of term 4 is not yet on its disk: counting replicas
+  // would commit index 2, which a leader with a term-3 entry at index 2 could still overwrite.
+  function commitAfterMajorityHoldsOldEntry(config: RaftConfig): number {
+    const storage = new MemoryStorage({ voters: five, learners: [] });
+    const entry = (index: number, term: number) => ({
+      index,
+      term,
+      type: 'normal' as const,
+      stampMs: 0,
+      data: new Uint8Array(),
+    });
+    storage.append([entry(1, 1), entry(2, 2)]);
+    storage.setHardState({ term: 3, vote: 0, commit: 1 });
+    const raft = new Raft({ id: 1, storage, config, random: () => 0, honourForgottenLease: false });
+    raft.campaign();
+    for (const from of [2, 3]) raft.step({ type: 'preVoteResp', from, to: 1, term: 4, reject: false });
+    for (const from of [2, 3]) raft.step({ type: 'voteResp', from, to: 1, term: 4, reject: false });
+    expect(raft.status().role).toBe('leader');
+    for (const from of [2, 3]) {
+      raft.step({
+        type: 'appResp',
+        from,
+        to: 1,
+        term: 4,
+        index: 2,
+        reject: false,
+        rejectHint: 0,
+        logTermHint: 0,
+      });
+    }
+    return raft.status().commitIndex;
+  }
+
+  it('the leader of term 4 does not commit the term-2 entry by counting replicas', () => {
+    expect(commitAfterMajorityHoldsOldEntry(defaultRaftConfig)).toBe(1);
+  });
+
+  it('the planted bug commitOlderTermsByCount does (so the test above can fail)', () => {
+    const config = { ...defaultRaftConfig, testFaults: { commitOlderTermsByCount: true } };
+    expect(commitAfterMajorityHoldsOldEntry(config)).toBe(2);
+  });
+});
+
+describe('raft core properties', () => {
+  it('under random cuts, ticks and proposals: one leader per term, committed prefixes agree', () => {
+    const step = fc.oneof(
+      fc.record({ kind: fc.constant('tick' as const), count: fc.integer({ min: 1, max: 25 }) }),
+      fc.record({ kind: fc.constant('propose' as const), node: fc.integer({ min: 1, max: 5 }) }),
+      fc.record({ kind: fc.constant('isolate' as const), node: fc.integer({ min: 1, max: 5 }) }),
+      fc.record({ kind: fc.constant('heal' as const) }),
+      fc.record({ kind: fc.constant('restart' as const), node: fc.integer({ min: 1, max: 5 }) }),
+    );
+    fc.assert(
+      fc.property(fc.array(step, { minLength: 5, maxLength: 40 }), (steps) => {
+        const cluster = new ScenarioCluster(five);
+        const leaderOfTerm = new Map<number, number>();
+        for (const action of steps) {
+          if (action.kind === 'tick') cluster.tickAll(action.count);
+          if (action.kind === 'propose') cluster.propose(action.node, 'v');
+          if (action.kind === 'isolate') cluster.isolate(action.node);
+          if (action.kind === 'heal') cluster.heal();
+          if (action.kind === 'restart') cluster.restart(action.node);
+          for (const id of cluster.leaders()) {
+            const term = cluster.node(id).raft.status().term;
+            expect(leaderOfTerm.get(term) ?? id).toBe(id);
+            leaderOfTerm.set(term, id);
+          }
+        }
+        assertCommittedPrefixesAgree(cluster);
+      }),
+      { numRuns: 60 },
+    );
+  });
+});
+
+function assertCommittedPrefixesAgree(cluster: ScenarioCluster): void {
+  const committedTerms = cluster.ids.map((id) => {
+    const raft = cluster.node(id).raft;
+    return raft
+      .logEntries(1, raft.status().commitIndex + 1)
+      .map((entry) => `${entry.term}:${entry.data.length}`);
+  });
+  for (const a of committedTerms) {
+    for (const b of committedTerms) {
+      const common = Math.min(a.length, b.length);
+      expect(a.slice(0, common)).toEqual(b.slice(0, common));
+    }
+  }
+}
