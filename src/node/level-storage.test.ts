@@ -1,0 +1,295 @@
+// What only the LevelDB storage does: identity, the data-dir lock, CRC checks at start-up, fatal
+// write failures, sharing the DB with the state machine; and a model test against its twin.
+import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { Packr } from 'msgpackr';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { HardState } from '../raft/messages.js';
+import { crc32 } from './crc32.js';
+import type { DurableStorage, StorageUpdate } from './durable-storage.js';
+import { type LevelDb, LevelStorage, type LevelStorageOptions } from './level-storage.js';
+import { MemoryDurableStorage } from './memory-durable-storage.js';
+import { contractConfig, testEntries, testEntry } from './storage.contract.js';
+
+const utf8 = new TextEncoder();
+const options: LevelStorageOptions = { nodeId: 1, clusterId: 'cluster-a', initialConfig: contractConfig };
+
+const dataDirs: string[] = [];
+const openStorages: DurableStorage[] = [];
+
+async function newDataDir(): Promise<string> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'raftkv-level-storage-'));
+  dataDirs.push(dataDir);
+  return dataDir;
+}
+
+/** Opens a storage that afterEach closes, whatever the test does with it. */
+async function open(dataDir: string, openOptions = options): Promise<LevelStorage> {
+  const storage = await LevelStorage.open(dataDir, openOptions);
+  openStorages.push(storage);
+  return storage;
+}
+
+afterEach(async () => {
+  for (const storage of openStorages.splice(0)) await storage.close();
+  for (const dataDir of dataDirs.splice(0)) await rm(dataDir, { recursive: true, force: true });
+});
+
+/** The stored [key, value] pairs of the log, in index order (keys start with 'l/'). */
+function storedLog(db: LevelDb): Promise<[Uint8Array, Uint8Array][]> {
+  return db.iterator({ gte: utf8.encode('l/'), lt: utf8.encode('l0') }).all();
+}
+
+/** A data dir whose log holds entries 1..5, closed again so a test can damage it and reopen. */
+async function dataDirWithFiveEntries(): Promise<{ dataDir: string; storage: LevelStorage }> {
+  const dataDir = await newDataDir();
+  const storage = await open(dataDir);
+  await storage.save({ hardState: null, entries: testEntries(1, [1, 1, 2, 2, 2]) });
+  return { dataDir, storage };
+}
+
+describe('crc32', () => {
+  it('matches the IEEE check values', () => {
+    expect(crc32(utf8.encode('123456789'))).toBe(0xcbf43926);
+    expect(crc32(new Uint8Array(0))).toBe(0);
+  });
+});
+
+describe('LevelStorage identity', () => {
+  it('creates a new data dir, and knows it is not new when reopened', async () => {
+    const dataDir = await newDataDir();
+    const created = await open(dataDir);
+    expect(created.isNew).toBe(true);
+    await created.close();
+    expect((await open(dataDir)).isNew).toBe(false);
+  });
+
+  it('refuses another node id, and opens again with the right one', async () => {
+    const dataDir = await newDataDir();
+    await (await open(dataDir)).close();
+    await expect(open(dataDir, { ...options, nodeId: 2 })).rejects.toMatchObject({
+      code: 'WRONG_NODE',
+      message: expect.stringContaining(`data directory ${dataDir} belongs to node 1, not node 2`),
+    });
+    expect((await open(dataDir)).lastIndex()).toBe(0);
+  });
+
+  it('refuses another cluster id', async () => {
+    const dataDir = await newDataDir();
+    await (await open(dataDir)).close();
+    await expect(open(dataDir, { ...options, clusterId: 'cluster-b' })).rejects.toMatchObject({
+      code: 'WRONG_CLUSTER',
+      message: expect.stringContaining('belongs to cluster cluster-a, not cluster-b'),
+    });
+  });
+
+  it('refuses a storage format it does not know', async () => {
+    const dataDir = await newDataDir();
+    const storage = await open(dataDir);
+    const futureIdentity = { formatVersion: 99, clusterId: options.clusterId, nodeId: options.nodeId };
+    await storage.db.put(utf8.encode('i'), new Packr().pack(futureIdentity));
+    await storage.close();
+    await expect(open(dataDir)).rejects.toMatchObject({
+      code: 'UNKNOWN_FORMAT',
+      message: expect.stringContaining('has storage format 99, but this raftkv reads format 1'),
+    });
+  });
+
+  it('keeps the configuration it was created with when reopened with another', async () => {
+    const dataDir = await newDataDir();
+    await (await open(dataDir)).close();
+    const reopened = await open(dataDir, { ...options, initialConfig: { voters: [7], learners: [] } });
+    expect(reopened.snapshotMeta().config).toEqual(contractConfig);
+  });
+});
+
+describe('LevelStorage data-dir lock', () => {
+  const inUse = (dataDir: string) => ({
+    code: 'DATA_DIR_IN_USE',
+    message: expect.stringContaining(`data directory ${dataDir} is in use by another raftkv process`),
+  });
+
+  it('refuses a second open in the same process', async () => {
+    const dataDir = await newDataDir();
+    await open(dataDir);
+    await expect(open(dataDir)).rejects.toMatchObject(inUse(dataDir));
+  });
+
+  it('refuses a data dir another process holds', async () => {
+    const dataDir = await newDataDir();
+    const holder = spawn(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        `import { ClassicLevel } from 'classic-level';
+         await new ClassicLevel(${JSON.stringify(join(dataDir, 'db'))}).open();
+         console.log('locked');
+         setInterval(() => {}, 1000);`,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    try {
+      await new Promise((resolve) => holder.stdout.once('data', resolve));
+      await expect(open(dataDir)).rejects.toMatchObject(inUse(dataDir));
+    } finally {
+      holder.kill();
+    }
+  });
+});
+
+describe('LevelStorage start-up checks', () => {
+  it('refuses an entry in the middle whose bytes changed, naming its index', async () => {
+    const { dataDir, storage } = await dataDirWithFiveEntries();
+    const [key, bytes] = (await storedLog(storage.db))[2]!;
+    bytes.set([bytes.at(-1)! ^ 0x01], bytes.byteLength - 1);
+    await storage.db.put(key, bytes);
+    await storage.close();
+    const refusal = open(dataDir);
+    await expect(refusal).rejects.toMatchObject({ code: 'DATA_CORRUPT' });
+    await expect(refusal).rejects.toThrow(
+      /^log entry 3 is corrupt \(CRC mismatch\): restore this node from a peer/,
+    );
+  });
+
+  it('refuses a torn last entry too, saying it may be torn', async () => {
+    const { dataDir, storage } = await dataDirWithFiveEntries();
+    const [key, bytes] = (await storedLog(storage.db))[4]!;
+    await storage.db.put(key, bytes.subarray(0, bytes.byteLength - 3));
+    await storage.close();
+    await expect(open(dataDir)).rejects.toThrow(
+      /^log entry 5 is corrupt \(CRC mismatch\) and is the last entry/,
+    );
+  });
+
+  it('refuses a log with a gap', async () => {
+    const { dataDir, storage } = await dataDirWithFiveEntries();
+    const [key] = (await storedLog(storage.db))[1]!;
+    await storage.db.del(key);
+    await storage.close();
+    await expect(open(dataDir)).rejects.toThrow(/has a gap: entry 3 follows entry 1/);
+  });
+
+  it('refuses a data dir that holds data but no identity', async () => {
+    const { dataDir, storage } = await dataDirWithFiveEntries();
+    await storage.db.del(utf8.encode('i'));
+    await storage.close();
+    await expect(open(dataDir)).rejects.toMatchObject({
+      code: 'DATA_CORRUPT',
+      message: expect.stringContaining('holds data but no raftkv identity'),
+    });
+  });
+});
+
+describe('LevelStorage at run time', () => {
+  it('fails for good when a write fails, without retrying', async () => {
+    const storage = await open(await newDataDir());
+    await storage.db.close();
+    await expect(storage.save({ hardState: null, entries: [testEntry(1, 1)] })).rejects.toMatchObject({
+      code: 'STORAGE_FAILED',
+      message: expect.stringContaining('a failed write is never retried'),
+    });
+    expect(() => storage.lastIndex()).toThrow(expect.objectContaining({ code: 'STORAGE_FAILED' }));
+  });
+
+  it('shares the DB with the state machine under its own prefix', async () => {
+    const dataDir = await newDataDir();
+    const storage = await open(dataDir);
+    const stateMachineKey = utf8.encode(`${storage.stateMachinePrefix}applied`);
+    await storage.db.put(stateMachineKey, utf8.encode('7'));
+    await storage.save({ hardState: null, entries: testEntries(1, [1, 1]) });
+    await storage.close();
+    const reopened = await open(dataDir);
+    expect(reopened.lastIndex()).toBe(2);
+    expect(await reopened.db.get(stateMachineKey)).toEqual(Buffer.from('7'));
+  });
+});
+
+// ---- model test --------------------------------------------------------------------------
+
+/** One random step, read against the state before it (so every update obeys Raft's rules). */
+interface Step {
+  /** Picks where the append starts, anywhere after the commit index up to the end of the log. */
+  startChoice: number;
+  entryCount: number;
+  termRise: number;
+  dataBytes: number;
+  withHardState: boolean;
+  vote: number;
+  commitAdvance: number;
+  /** Close and reopen the LevelStorage after this step (one step in five). */
+  reopen: boolean;
+}
+
+const stepArbitrary: fc.Arbitrary<Step> = fc.record({
+  startChoice: fc.nat(),
+  entryCount: fc.integer({ min: 0, max: 4 }),
+  termRise: fc.integer({ min: 0, max: 2 }),
+  dataBytes: fc.integer({ min: 0, max: 300 }),
+  withHardState: fc.boolean(),
+  vote: fc.integer({ min: 0, max: 3 }),
+  commitAdvance: fc.integer({ min: 0, max: 3 }),
+  reopen: fc.integer({ min: 0, max: 9 }).map((tenth) => tenth < 2),
+});
+
+function updateFor(step: Step, model: DurableStorage): StorageUpdate {
+  const held = model.hardState();
+  const lastIndex = model.lastIndex();
+  const firstIndex = held.commit + 1 + (step.startChoice % (lastIndex - held.commit + 1));
+  const term = model.term(firstIndex - 1) + step.termRise;
+  const entries = Array.from({ length: step.entryCount }, (_, offset) =>
+    testEntry(firstIndex + offset, term, 'normal', step.dataBytes),
+  );
+  const newLastIndex = entries.at(-1)?.index ?? lastIndex;
+  const newTerm = Math.max(held.term, term);
+  const hardState: HardState = {
+    term: newTerm,
+    vote: newTerm > held.term ? step.vote : held.vote,
+    commit: Math.min(newLastIndex, held.commit + step.commitAdvance),
+  };
+  return { hardState: step.withHardState ? hardState : null, entries };
+}
+
+function expectSameReads(actual: DurableStorage, model: DurableStorage, bytesMax: number): void {
+  expect(actual.hardState()).toEqual(model.hardState());
+  expect(actual.snapshotMeta()).toEqual(model.snapshotMeta());
+  expect(actual.firstIndex()).toBe(model.firstIndex());
+  expect(actual.lastIndex()).toBe(model.lastIndex());
+  for (let index = 0; index <= model.lastIndex(); index++) expect(actual.term(index)).toBe(model.term(index));
+  const end = model.lastIndex() + 1;
+  for (let lo = model.firstIndex(); lo < end; lo++) {
+    expect(actual.entries(lo, end, bytesMax)).toEqual(model.entries(lo, end, bytesMax));
+  }
+}
+
+describe('LevelStorage against MemoryDurableStorage', () => {
+  it('gives the same reads after any sequence of appends, truncations and reopens', async () => {
+    const runsCount = 30;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(stepArbitrary, { minLength: 1, maxLength: 20 }),
+        fc.integer({ min: 1, max: 2_000 }),
+        async (steps, bytesMax) => {
+          const dataDir = await newDataDir();
+          const model = new MemoryDurableStorage(contractConfig);
+          let actual = await open(dataDir);
+          for (const step of steps) {
+            const update = updateFor(step, model);
+            await Promise.all([model.save(update), actual.save(update)]);
+            if (step.reopen) {
+              await actual.close();
+              actual = await open(dataDir);
+            }
+            expectSameReads(actual, model, bytesMax);
+          }
+          await actual.close();
+          expectSameReads(await open(dataDir), model, bytesMax);
+        },
+      ),
+      { numRuns: runsCount },
+    );
+  });
+});

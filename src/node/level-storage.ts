@@ -1,0 +1,437 @@
+// The durable log of a real node: entries, hard state, snapshot meta and the node's identity in
+// one LevelDB (classic-level) at <dataDir>/db, each save one fsync'd batch (design.md §2, §8).
+// The state machine shares the DB: its keys start with stateMachinePrefix and it writes its own
+// batches. Reads are served from memory (MirroredDurableStorage), so the whole log is held in
+// memory and grows with it until snapshots compact it (a later issue).
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { ClassicLevel } from 'classic-level';
+import { Packr } from 'msgpackr';
+import { assert } from '../assert.js';
+import type { Entry, EntryType, HardState, NodeId } from '../raft/messages.js';
+import { type ConfigState, emptyHardState, MemoryStorage, type SnapshotMeta } from '../raft/storage.js';
+import { crc32 } from './crc32.js';
+import { MirroredDurableStorage, StorageError, type StorageUpdate } from './durable-storage.js';
+
+/** The layout of the whole data directory, kept in its identity record. */
+export const storageFormatVersion = 1;
+/** The layout of one stored entry, kept in the entry's own bytes. */
+export const entryFormatVersion = 1;
+/** Every key the state machine writes starts with these bytes (UTF-8); no key of LevelStorage does. */
+export const stateMachinePrefix = 's/';
+
+export type LevelDb = ClassicLevel<Uint8Array, Uint8Array>;
+
+export interface LevelStorageOptions {
+  nodeId: NodeId;
+  /** A hash of the cluster token and the member ids (design.md §6). */
+  clusterId: string;
+  /** The configuration written into a new data directory; an existing one keeps its own. */
+  initialConfig: ConfigState;
+}
+
+export class LevelStorage extends MirroredDurableStorage {
+  readonly stateMachinePrefix = stateMachinePrefix;
+
+  private constructor(
+    /** Shared with the state machine; closed by close(), so close the state machine first. */
+    readonly db: LevelDb,
+    readonly dataDir: string,
+    /** True when this open created the data directory: the node is bootstrapping (design.md §8). */
+    readonly isNew: boolean,
+    mirror: MemoryStorage,
+  ) {
+    super(mirror);
+  }
+
+  /** Opens (or creates) the data directory, refusing one that is not this node's or fails a check. */
+  static async open(dataDir: string, options: LevelStorageOptions): Promise<LevelStorage> {
+    const db = await openDb(dataDir);
+    try {
+      const isNew = await checkIdentity(db, dataDir, options);
+      const mirror = await loadMirror(db, dataDir);
+      return new LevelStorage(db, dataDir, isNew, mirror);
+    } catch (error) {
+      await db.close();
+      throw error;
+    }
+  }
+
+  protected async persist(update: StorageUpdate): Promise<void> {
+    const writes = this.logWritesFor(update);
+    if (writes.length === 0) return;
+    try {
+      await this.db.batch(writes, { sync: true });
+    } catch (error) {
+      throw new StorageError(
+        'STORAGE_FAILED',
+        `writing the log in ${this.dataDir} failed, and a failed write is never retried: stop the node (${describeError(error)})`,
+        { cause: error },
+      );
+    }
+  }
+
+  protected release(): Promise<void> {
+    return this.db.close();
+  }
+
+  private logWritesFor(update: StorageUpdate): DbWrite[] {
+    const writes: DbWrite[] = update.entries.map((entry) => ({
+      type: 'put',
+      key: logKey(entry.index),
+      value: encodeEntry(entry),
+    }));
+    if (update.hardState) {
+      writes.push({ type: 'put', key: hardStateKey, value: encodeHardState(update.hardState) });
+    }
+    // Held entries past the new last one belong to the suffix this update overwrites.
+    const heldLastIndex = this.mirror.lastIndex();
+    const newLastIndex = update.entries.at(-1)?.index ?? heldLastIndex;
+    for (let index = newLastIndex + 1; index <= heldLastIndex; index++) {
+      writes.push({ type: 'del', key: logKey(index) });
+    }
+    return writes;
+  }
+}
+
+type DbWrite = { type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array };
+
+// ---- opening -----------------------------------------------------------------------------
+
+async function openDb(dataDir: string): Promise<LevelDb> {
+  await mkdir(dataDir, { recursive: true });
+  const db: LevelDb = new ClassicLevel(join(dataDir, 'db'), { keyEncoding: 'view', valueEncoding: 'view' });
+  try {
+    await db.open();
+  } catch (error) {
+    // LevelDB's LOCK file: held by another process, or by another open storage in this one.
+    if (error instanceof Error && errorCode(error.cause) === 'LEVEL_LOCKED') {
+      throw new StorageError(
+        'DATA_DIR_IN_USE',
+        `data directory ${dataDir} is in use by another raftkv process: stop it, or give this node its own --data-dir`,
+        { cause: error },
+      );
+    }
+    const reason = describeError(error);
+    throw new StorageError('STORAGE_FAILED', `cannot open the database in ${dataDir}: ${reason}`, {
+      cause: error,
+    });
+  }
+  return db;
+}
+
+/** Checks the data directory is this node's of this cluster, creating it when empty; true if created. */
+async function checkIdentity(db: LevelDb, dataDir: string, options: LevelStorageOptions): Promise<boolean> {
+  const stored = await db.get(identityKey);
+  if (stored === undefined) {
+    await createDataDir(db, dataDir, options);
+    return true;
+  }
+  const identity = decodeRecord(stored, 'identity', dataDir);
+  if (identity.formatVersion !== storageFormatVersion) {
+    throw new StorageError(
+      'UNKNOWN_FORMAT',
+      `data directory ${dataDir} has storage format ${String(identity.formatVersion)}, but this raftkv reads ` +
+        `format ${storageFormatVersion}: run a raftkv that reads it, or restore this node from a peer`,
+    );
+  }
+  if (identity.clusterId !== options.clusterId) {
+    throw new StorageError(
+      'WRONG_CLUSTER',
+      `data directory ${dataDir} belongs to cluster ${String(identity.clusterId)}, not ${options.clusterId}: ` +
+        'check --cluster-token and --members, or use another --data-dir',
+    );
+  }
+  if (identity.nodeId !== options.nodeId) {
+    throw new StorageError(
+      'WRONG_NODE',
+      `data directory ${dataDir} belongs to node ${String(identity.nodeId)}, not node ${options.nodeId}: ` +
+        'start with the --id it was created with, or use another --data-dir',
+    );
+  }
+  return false;
+}
+
+async function createDataDir(db: LevelDb, dataDir: string, options: LevelStorageOptions): Promise<void> {
+  const anyKey = await db.keys({ limit: 1 }).all();
+  if (anyKey.length > 0) {
+    throw new StorageError(
+      'DATA_CORRUPT',
+      `data directory ${dataDir} holds data but no raftkv identity: use another --data-dir, or ${restoreAdvice(dataDir)}`,
+    );
+  }
+  const identity = {
+    formatVersion: storageFormatVersion,
+    clusterId: options.clusterId,
+    nodeId: options.nodeId,
+  };
+  const snapshotMeta: SnapshotMeta = { index: 0, term: 0, config: options.initialConfig };
+  const writes: DbWrite[] = [
+    { type: 'put', key: identityKey, value: recordPackr.pack(identity) },
+    { type: 'put', key: hardStateKey, value: encodeHardState(emptyHardState) },
+    { type: 'put', key: snapshotMetaKey, value: encodeSnapshotMeta(snapshotMeta) },
+  ];
+  await db.batch(writes, { sync: true });
+}
+
+/** Reads everything the Storage reads serve, checking every entry, into a new mirror. */
+async function loadMirror(db: LevelDb, dataDir: string): Promise<MemoryStorage> {
+  const hardState = decodeHardState(await db.get(hardStateKey), dataDir);
+  const snapshotMeta = decodeSnapshotMeta(await db.get(snapshotMetaKey), dataDir);
+  // Until snapshots arrive (a later issue) nothing is compacted, and the mirror starts at 0.
+  assert(
+    snapshotMeta.index === 0,
+    () => `snapshot at ${snapshotMeta.index}: this build cannot load snapshots`,
+  );
+  const entries = await loadLog(db, dataDir, snapshotMeta);
+  const lastIndex = entries.at(-1)?.index ?? snapshotMeta.index;
+  if (hardState.commit > lastIndex) {
+    throw new StorageError(
+      'DATA_CORRUPT',
+      `the log in ${dataDir} ends at ${lastIndex} but index ${hardState.commit} was committed: ` +
+        `committed entries are missing: ${restoreAdvice(dataDir)}`,
+    );
+  }
+  const mirror = new MemoryStorage(snapshotMeta.config);
+  mirror.setHardState(hardState);
+  mirror.append(entries);
+  return mirror;
+}
+
+/** Every stored entry, checked: CRC and format, indices contiguous after the snapshot, terms never falling. */
+async function loadLog(db: LevelDb, dataDir: string, snapshotMeta: SnapshotMeta): Promise<Entry[]> {
+  const stored = await db.iterator({ gte: logKey(0), lte: logKey(Number.MAX_SAFE_INTEGER) }).all();
+  const entries: Entry[] = [];
+  let previous = { index: snapshotMeta.index, term: snapshotMeta.term };
+  stored.forEach(([key, bytes], position) => {
+    const index = logKeyIndex(key);
+    if (index !== previous.index + 1) {
+      throw new StorageError(
+        'DATA_CORRUPT',
+        `the log in ${dataDir} has a gap: entry ${index} follows entry ${previous.index}: ${restoreAdvice(dataDir)}`,
+      );
+    }
+    const entry = decodeStoredEntry(bytes, index, position === stored.length - 1, dataDir);
+    if (entry.term < previous.term) {
+      throw new StorageError(
+        'DATA_CORRUPT',
+        `log entry ${index} has term ${entry.term}, below term ${previous.term} of the entry before it: ` +
+          restoreAdvice(dataDir),
+      );
+    }
+    entries.push(entry);
+    previous = entry;
+  });
+  return entries;
+}
+
+function decodeStoredEntry(bytes: Uint8Array, index: number, isLast: boolean, dataDir: string): Entry {
+  const corrupt = (reason: string, note = '') =>
+    new StorageError(
+      'DATA_CORRUPT',
+      `log entry ${index} is corrupt (${reason})${note}: ${restoreAdvice(dataDir)}`,
+    );
+  const defect = entryDefect(bytes);
+  if (defect !== null) {
+    // A torn write and a damaged entry that a quorum acknowledged look the same here, so even
+    // the last entry is reported rather than cut.
+    throw corrupt(
+      defect,
+      isLast ? ' and is the last entry: it may be a torn write, which cannot be told apart' : '',
+    );
+  }
+  const formatVersion = bytes[entryOffset.version];
+  if (formatVersion !== entryFormatVersion) {
+    throw new StorageError(
+      'UNKNOWN_FORMAT',
+      `log entry ${index} in ${dataDir} has entry format ${formatVersion}, but this raftkv reads ` +
+        `format ${entryFormatVersion}: run a raftkv that reads it`,
+    );
+  }
+  const typeCode = bytes[entryOffset.type]!;
+  if (entryTypeCodes[typeCode] === undefined) throw corrupt(`unknown entry type ${typeCode}`);
+  const entry = decodeEntry(bytes);
+  if (entry.index !== index) throw corrupt(`it holds entry ${entry.index}`);
+  return entry;
+}
+
+function restoreAdvice(dataDir: string): string {
+  return `restore this node from a peer: stop it, move ${dataDir} aside, and add it back as a new member (learner first)`;
+}
+
+// ---- keys --------------------------------------------------------------------------------
+
+const utf8 = new TextEncoder();
+const identityKey = utf8.encode('i');
+const hardStateKey = utf8.encode('h');
+const snapshotMetaKey = utf8.encode('m');
+const logKeyPrefix = utf8.encode('l/');
+const uint53Bytes = 8;
+
+/** 'l/' + the index as a big-endian 64-bit integer, so byte order is index order. */
+function logKey(index: number): Uint8Array {
+  const key = new Uint8Array(logKeyPrefix.byteLength + uint53Bytes);
+  key.set(logKeyPrefix);
+  writeUint53(dataView(key), logKeyPrefix.byteLength, index);
+  return key;
+}
+
+function logKeyIndex(key: Uint8Array): number {
+  return readUint53(dataView(key), logKeyPrefix.byteLength);
+}
+
+// ---- stored entries ----------------------------------------------------------------------
+
+/**
+ * Where each field of a stored entry starts (big-endian integers), data running to the end.
+ * The CRC covers every byte after itself, so a damaged header or payload is caught alike.
+ */
+const entryOffset = {
+  crc: 0,
+  version: 4,
+  type: 5,
+  index: 6,
+  term: 6 + uint53Bytes,
+  stampMs: 6 + 2 * uint53Bytes,
+  data: 6 + 3 * uint53Bytes,
+} as const;
+
+/** An entry's type is stored as its position in this list. */
+const entryTypeCodes: readonly EntryType[] = ['normal', 'noop', 'config'];
+
+function encodeEntry(entry: Entry): Uint8Array {
+  const typeCode = entryTypeCodes.indexOf(entry.type);
+  assert(typeCode >= 0, () => `entry ${entry.index} has unknown type ${entry.type}`);
+  const bytes = new Uint8Array(entryOffset.data + entry.data.byteLength);
+  const view = dataView(bytes);
+  bytes[entryOffset.version] = entryFormatVersion;
+  bytes[entryOffset.type] = typeCode;
+  writeUint53(view, entryOffset.index, entry.index);
+  writeUint53(view, entryOffset.term, entry.term);
+  writeUint53(view, entryOffset.stampMs, entry.stampMs);
+  bytes.set(entry.data, entryOffset.data);
+  view.setUint32(entryOffset.crc, crc32(bytes.subarray(entryOffset.version)));
+  return bytes;
+}
+
+/** Why stored entry bytes cannot be trusted (torn or damaged), or null when they are intact. */
+function entryDefect(bytes: Uint8Array): string | null {
+  if (bytes.byteLength < entryOffset.data) return `${bytes.byteLength} bytes, shorter than an entry header`;
+  if (dataView(bytes).getUint32(entryOffset.crc) !== crc32(bytes.subarray(entryOffset.version))) {
+    return 'CRC mismatch';
+  }
+  return null;
+}
+
+/** Decodes intact bytes of a known format and type; data is a view of them, not a copy. */
+function decodeEntry(bytes: Uint8Array): Entry {
+  const view = dataView(bytes);
+  return {
+    index: readUint53(view, entryOffset.index),
+    term: readUint53(view, entryOffset.term),
+    type: entryTypeCodes[bytes[entryOffset.type]!]!,
+    stampMs: readUint53(view, entryOffset.stampMs),
+    data: new Uint8Array(
+      bytes.buffer,
+      bytes.byteOffset + entryOffset.data,
+      bytes.byteLength - entryOffset.data,
+    ),
+  };
+}
+
+// ---- records (identity, hard state, snapshot meta) ---------------------------------------
+
+const recordPackr = new Packr({ useRecords: false, moreTypes: false });
+
+function encodeHardState(hardState: HardState): Uint8Array {
+  return recordPackr.pack({ term: hardState.term, vote: hardState.vote, commit: hardState.commit });
+}
+
+function decodeHardState(bytes: Uint8Array | undefined, dataDir: string): HardState {
+  const record = decodeRecord(bytes, 'hard state', dataDir);
+  return {
+    term: recordCount(record, 'term', 'hard state', dataDir),
+    vote: recordCount(record, 'vote', 'hard state', dataDir),
+    commit: recordCount(record, 'commit', 'hard state', dataDir),
+  };
+}
+
+function encodeSnapshotMeta(meta: SnapshotMeta): Uint8Array {
+  const { voters, learners } = meta.config;
+  return recordPackr.pack({ index: meta.index, term: meta.term, voters, learners });
+}
+
+function decodeSnapshotMeta(bytes: Uint8Array | undefined, dataDir: string): SnapshotMeta {
+  const what = 'snapshot meta';
+  const record = decodeRecord(bytes, what, dataDir);
+  const voters = record.voters;
+  const learners = record.learners;
+  if (!isCountList(voters) || !isCountList(learners)) throw corruptRecordError(what, dataDir);
+  return {
+    index: recordCount(record, 'index', what, dataDir),
+    term: recordCount(record, 'term', what, dataDir),
+    config: { voters, learners },
+  };
+}
+
+function decodeRecord(bytes: Uint8Array | undefined, what: string, dataDir: string): Record<string, unknown> {
+  let record: unknown;
+  try {
+    record = bytes === undefined ? undefined : recordPackr.unpack(bytes);
+  } catch {
+    throw corruptRecordError(what, dataDir);
+  }
+  if (typeof record !== 'object' || record === null || Array.isArray(record)) {
+    throw corruptRecordError(what, dataDir);
+  }
+  return record as Record<string, unknown>;
+}
+
+function recordCount(record: Record<string, unknown>, field: string, what: string, dataDir: string): number {
+  const value = record[field];
+  if (!isCount(value)) throw corruptRecordError(what, dataDir);
+  return value;
+}
+
+function isCount(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
+function isCountList(value: unknown): value is number[] {
+  return Array.isArray(value) && value.every(isCount);
+}
+
+function corruptRecordError(what: string, dataDir: string): StorageError {
+  return new StorageError(
+    'DATA_CORRUPT',
+    `the ${what} in ${dataDir} is missing or unreadable: ${restoreAdvice(dataDir)}`,
+  );
+}
+
+// ---- bytes -------------------------------------------------------------------------------
+
+const twoTo32 = 2 ** 32;
+
+function dataView(bytes: Uint8Array): DataView {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** Writes a safe non-negative integer as a big-endian 64-bit unsigned one. */
+function writeUint53(view: DataView, offset: number, value: number): void {
+  assert(Number.isSafeInteger(value) && value >= 0, () => `${value} is not a non-negative safe integer`);
+  view.setUint32(offset, Math.floor(value / twoTo32));
+  view.setUint32(offset + 4, value >>> 0);
+}
+
+function readUint53(view: DataView, offset: number): number {
+  return view.getUint32(offset) * twoTo32 + view.getUint32(offset + 4);
+}
+
+function errorCode(error: unknown): unknown {
+  return typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;
+}
+
+function describeError(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  return error.cause instanceof Error ? `${error.message}: ${error.cause.message}` : error.message;
+}
