@@ -220,6 +220,9 @@ function validateMessage(raw: unknown): Message {
   if (type === 'app') {
     if (!Array.isArray(raw.entries)) throw new MalformedMessageError('app: entries is not a list');
     raw.entries.forEach(validateEntry);
+    // Copy each payload out of the received buffer: a log keeps entries for long, and a view
+    // would pin the whole request body in memory.
+    for (const entry of raw.entries as Entry[]) entry.data = new Uint8Array(entry.data);
   }
   return raw as unknown as Message;
 }

@@ -1,0 +1,148 @@
+// Real node processes for tests and jepsen-lite: start, SIGKILL, SIGSTOP/SIGCONT, restart, and
+// wait for behaviour with generous deadlines. One harness for every real-cluster test.
+import type { ChildProcess } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { startNodeProcess, stopNodeProcess } from '../../cluster/launcher.js';
+import type { Member } from '../../src/node/members.js';
+import { freePorts } from './ports.js';
+
+export interface NodeStatus {
+  id: number;
+  role: string;
+  term: number;
+  leaderId: number | null;
+  commitIndex: number;
+  appliedIndex: number;
+}
+
+/** Polling interval of waitFor. */
+const pollMs = 50;
+
+export async function waitFor<T>(
+  what: string,
+  deadlineMs: number,
+  probe: () => Promise<T | undefined>,
+): Promise<T> {
+  const deadline = Date.now() + deadlineMs;
+  let lastError: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const value = await probe();
+      if (value !== undefined) return value;
+    } catch (error) {
+      lastError = error;
+    }
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
+  }
+  throw new Error(
+    `timed out after ${deadlineMs} ms waiting for ${what}${lastError ? `: ${String(lastError)}` : ''}`,
+  );
+}
+
+export class RealCluster {
+  private readonly processes = new Map<number, ChildProcess>();
+
+  private constructor(
+    readonly members: Member[],
+    readonly dataDir: string,
+  ) {}
+
+  static async start(nodes = 5): Promise<RealCluster> {
+    const ports = await freePorts(nodes * 2);
+    const members = Array.from({ length: nodes }, (_, i) => ({
+      id: i + 1,
+      host: '127.0.0.1',
+      clientPort: ports[i]!,
+      peerPort: ports[nodes + i]!,
+    }));
+    const dataDir = await mkdtemp(join(tmpdir(), 'raftkv-real-'));
+    const cluster = new RealCluster(members, dataDir);
+    for (const member of members) cluster.startNode(member.id);
+    return cluster;
+  }
+
+  url(id: number): string {
+    const member = this.members.find((m) => m.id === id);
+    if (!member) throw new Error(`no node ${id}`);
+    return `http://${member.host}:${member.clientPort}`;
+  }
+
+  startNode(id: number): void {
+    const member = this.members.find((m) => m.id === id)!;
+    this.processes.set(id, startNodeProcess(member, this.members, this.dataDir));
+  }
+
+  isRunning(id: number): boolean {
+    const child = this.processes.get(id);
+    return child !== undefined && child.exitCode === null && child.signalCode === null;
+  }
+
+  /** SIGKILL: the node gets no warning; waits until the process is gone. */
+  async kill(id: number): Promise<void> {
+    const child = this.processes.get(id);
+    if (!child || !this.isRunning(id)) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+  }
+
+  pause(id: number): void {
+    this.processes.get(id)?.kill('SIGSTOP');
+  }
+
+  resume(id: number): void {
+    this.processes.get(id)?.kill('SIGCONT');
+  }
+
+  async status(id: number): Promise<NodeStatus> {
+    const response = await request(`${this.url(id)}/v1/status`, {
+      headersTimeout: 2_000,
+      bodyTimeout: 2_000,
+    });
+    return (await response.body.json()) as NodeStatus;
+  }
+
+  /** The leader that a majority of running nodes agree on. */
+  async waitForLeader(deadlineMs = 20_000, except?: number): Promise<number> {
+    return waitFor('a leader', deadlineMs, async () => {
+      const statuses = await this.runningStatuses();
+      const leader = statuses.find((s) => s.role === 'leader' && s.id !== except);
+      if (!leader) return undefined;
+      const followers = statuses.filter((s) => s.leaderId === leader.id && s.term === leader.term);
+      return followers.length > this.members.length / 2 ? leader.id : undefined;
+    });
+  }
+
+  private async runningStatuses(): Promise<NodeStatus[]> {
+    const ids = this.members.map((m) => m.id).filter((id) => this.isRunning(id));
+    const settled = await Promise.allSettled(ids.map((id) => this.status(id)));
+    return settled.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
+  }
+
+  /** Every running node has applied the same index, at least `minIndex`. */
+  async waitForConvergence(minIndex: number, deadlineMs = 30_000): Promise<number> {
+    return waitFor('all nodes to apply the same index', deadlineMs, async () => {
+      const statuses = await this.runningStatuses();
+      const running = this.members.filter((m) => this.isRunning(m.id)).length;
+      if (statuses.length !== running) return undefined;
+      const applied = new Set(statuses.map((s) => s.appliedIndex));
+      const [index] = [...applied];
+      return applied.size === 1 && index! >= minIndex ? index : undefined;
+    });
+  }
+
+  async stop(): Promise<void> {
+    for (const [id, child] of this.processes) {
+      this.resume(id);
+      await stopNodeProcess(child);
+    }
+  }
+
+  async destroy(): Promise<void> {
+    for (const id of this.processes.keys()) await this.kill(id);
+    await rm(this.dataDir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,66 @@
+#!/usr/bin/env node
+// raftkv's command line: argument parsing only; each command lives in its own module.
+import { resolve } from 'node:path';
+import { runCluster } from '../cluster/launcher.js';
+import { integerFlag, parseFlags, stringFlag, UsageError } from './cli-args.js';
+import { MembersParseError, parseMembers } from './node/members.js';
+import { startServer } from './node/server.js';
+
+const usage = `usage:
+  raftkv node --id N --members 1=host:clientPort:peerPort,... --data-dir DIR [--cluster-token T] [--log-level L]
+  raftkv cluster [--nodes 5] [--base-port 7000] [--data-dir ./data]`;
+
+async function nodeCommand(argv: string[]): Promise<number> {
+  const flags = parseFlags(argv, {
+    values: ['id', 'members', 'data-dir', 'cluster-token', 'log-level', 'dashboard-url'],
+  });
+  const server = await startServer({
+    id: integerFlag(flags, 'id', 0, 1),
+    members: parseMembers(stringFlag(flags, 'members')),
+    dataDir: resolve(stringFlag(flags, 'data-dir')),
+    clusterToken: stringFlag(flags, 'cluster-token', 'raftkv'),
+    logLevel: stringFlag(flags, 'log-level', 'info'),
+    dashboardUrl: flags.has('dashboard-url') ? stringFlag(flags, 'dashboard-url') : undefined,
+  });
+  await new Promise<void>((done) => {
+    process.once('SIGTERM', done);
+    process.once('SIGINT', done);
+  });
+  await server.stop();
+  return 0;
+}
+
+async function clusterCommand(argv: string[]): Promise<number> {
+  const flags = parseFlags(argv, { values: ['nodes', 'base-port', 'data-dir'] });
+  return runCluster({
+    nodes: integerFlag(flags, 'nodes', 5, 1),
+    basePort: integerFlag(flags, 'base-port', 7000, 1),
+    dataDir: resolve(stringFlag(flags, 'data-dir', './data')),
+  });
+}
+
+const commands: Record<string, (argv: string[]) => Promise<number>> = {
+  node: nodeCommand,
+  cluster: clusterCommand,
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  const command = name ? commands[name] : undefined;
+  if (!command) {
+    console.error(usage);
+    return 2;
+  }
+  try {
+    return await command(rest);
+  } catch (error) {
+    if (error instanceof UsageError || error instanceof MembersParseError) {
+      console.error(`raftkv ${name}: ${error.message}\n${usage}`);
+      return 2;
+    }
+    console.error(`raftkv ${name}: ${(error as Error).message}`);
+    return 1;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

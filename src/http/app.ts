@@ -1,0 +1,60 @@
+// buildApp(deps): the client-facing fastify app of one node, testable with app.inject().
+import Fastify, { type FastifyInstance } from 'fastify';
+import { unpack } from 'msgpackr';
+import type { Logger } from 'pino';
+import { RaftkvError } from '../errors.js';
+import type { Member } from '../node/members.js';
+import type { NodeMetrics } from '../node/metrics.js';
+import type { RaftNode, RoleChange } from '../node/node.js';
+import type { StateMachine } from '../statemachine/state-machine.js';
+import { installErrorHandlers } from './errors.js';
+import { createForwarder } from './forward.js';
+import { registerKvRoutes } from './routes/kv.js';
+import { registerStatusRoutes } from './routes/status.js';
+
+/** The largest request body a client may send. */
+export const bodyBytesMax = 1024 * 1024;
+
+export interface AppDeps {
+  node: RaftNode;
+  stateMachine: StateMachine;
+  members: readonly Member[];
+  metrics: NodeMetrics;
+  /** Recent role changes, newest last (status page). */
+  roleChanges: () => readonly RoleChange[];
+  logger?: Logger | false;
+  /** How long a forwarded write may take before its outcome is unknown. */
+  forwardTimeoutMs?: number;
+  /** The dashboard's URL, when the node runs under `raftkv cluster`. */
+  dashboardUrl?: string;
+}
+
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.logger || undefined,
+    logger: deps.logger === undefined ? false : undefined,
+    bodyLimit: bodyBytesMax,
+    disableRequestLogging: true,
+    return503OnClosing: true,
+  } as never) as unknown as FastifyInstance;
+  installErrorHandlers(app);
+  // JSON (fastify's parser) and msgpack only: a text/plain body is refused, not read as a string.
+  app.removeContentTypeParser('text/plain');
+  app.addContentTypeParser(
+    'application/msgpack',
+    { parseAs: 'buffer', bodyLimit: bodyBytesMax },
+    (_request, body, done) => {
+      try {
+        done(null, unpack(body as Buffer));
+      } catch {
+        done(new RaftkvError('BAD_REQUEST', 'The body is not valid msgpack'), undefined);
+      }
+    },
+  );
+  const forwarder = createForwarder(deps.forwardTimeoutMs ?? 10_000);
+  app.addHook('onClose', () => forwarder.close());
+  registerStatusRoutes(app, deps);
+  registerKvRoutes(app, deps, forwarder);
+  await app.ready();
+  return app;
+}

@@ -1,0 +1,283 @@
+// What the HTTP transport does beyond the shared contract: refusing malformed peer requests,
+// bounding its queues, batching, backing off from a failing peer, and redialling a moved one.
+import fc from 'fast-check';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { Packr } from 'msgpackr';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { InvariantError } from '../assert.js';
+import {
+  type AppendMessage,
+  decodeMessages,
+  encodeMessages,
+  type Message,
+  wireFormatVersion,
+} from '../raft/messages.js';
+import {
+  defaultHttpTransportLimits,
+  HttpTransport,
+  type HttpTransportLimits,
+  peerMessagesContentType,
+  peerMessagesPath,
+  registerPeerRoutes,
+} from './http-transport.js';
+import { numberedHeartbeats, oneOfEachMessage } from './transport.contract.js';
+
+const receiverId = 2;
+const senderId = 1;
+const deadlineMs = 10_000;
+/** Loopback port 1: nothing listens, connections are refused at once. */
+const downAddress = '127.0.0.1:1';
+
+const closers: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const close of closers.splice(0).reverse()) await close();
+});
+
+/** A receiving node: transport, peer routes, and every batch its handler was given. */
+async function startReceiver(
+  limits: Partial<HttpTransportLimits> = {},
+): Promise<{ transport: HttpTransport; app: FastifyInstance; batches: Message[][]; address: string }> {
+  const transport = new HttpTransport({ nodeId: receiverId, limits });
+  const batches: Message[][] = [];
+  transport.onMessages((messages) => batches.push(messages));
+  const app = Fastify();
+  registerPeerRoutes(app, transport);
+  const address = new URL(await app.listen({ host: '127.0.0.1', port: 0 })).host;
+  closers.push(
+    () => app.close(),
+    () => transport.close(),
+  );
+  return { transport, app, batches, address };
+}
+
+function startSender(limits: Partial<HttpTransportLimits> = {}): HttpTransport {
+  const transport = new HttpTransport({ nodeId: senderId, limits });
+  closers.push(() => transport.close());
+  return transport;
+}
+
+function postBatch(
+  app: FastifyInstance,
+  payload: Uint8Array | string,
+  contentType = peerMessagesContentType,
+) {
+  return app.inject({
+    method: 'POST',
+    url: peerMessagesPath,
+    headers: { 'content-type': contentType },
+    payload: Buffer.from(payload),
+  });
+}
+
+function decodes(bytes: Uint8Array): boolean {
+  try {
+    decodeMessages(bytes);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const rawPackr = new Packr({ useRecords: false, moreTypes: false });
+const heartbeat = numberedHeartbeats(senderId, receiverId, 0, 1)[0]!;
+const sampleAppend = oneOfEachMessage(senderId, receiverId)[0] as AppendMessage;
+const sampleEntry = sampleAppend.entries[0]!;
+
+function appendWithData(dataBytes: number): AppendMessage {
+  return { ...sampleAppend, entries: [{ ...sampleEntry, data: new Uint8Array(dataBytes) }] };
+}
+
+/** Batches that are valid msgpack but break the message schema in one place each. */
+const wronglyTypedBatches: [string, unknown][] = [
+  ['a bare list', [heartbeat]],
+  ['an unknown version', { v: wireFormatVersion + 1, m: [heartbeat] }],
+  ['messages not a list', { v: wireFormatVersion, m: heartbeat }],
+  ['an unknown type', { v: wireFormatVersion, m: [{ ...heartbeat, type: 'gossip' }] }],
+  ['a string term', { v: wireFormatVersion, m: [{ ...heartbeat, term: '1' }] }],
+  ['a negative from', { v: wireFormatVersion, m: [{ ...heartbeat, from: -1 }] }],
+  ['a fractional round', { v: wireFormatVersion, m: [{ ...heartbeat, round: 1.5 }] }],
+  ['a missing commit', { v: wireFormatVersion, m: [{ ...heartbeat, commit: undefined }] }],
+  [
+    'entry data as a string',
+    { v: wireFormatVersion, m: [{ ...sampleAppend, entries: [{ ...sampleEntry, data: 'x' }] }] },
+  ],
+  [
+    'an unknown entry type',
+    { v: wireFormatVersion, m: [{ ...sampleAppend, entries: [{ ...sampleEntry, type: 'blob' }] }] },
+  ],
+  ['a valid message after a broken one', { v: wireFormatVersion, m: [{ ...heartbeat, to: 'x' }, heartbeat] }],
+];
+
+describe('POST /raft refuses malformed requests', () => {
+  it('answers 400 BAD_REQUEST to random bytes, counts each, and never calls the handler', async () => {
+    const { transport, app, batches } = await startReceiver();
+    let refused = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.uint8Array({ maxLength: 512 }), async (bytes) => {
+        fc.pre(!decodes(bytes));
+        const response = await postBatch(app, bytes);
+        expect(response.statusCode).toBe(400);
+        expect(response.json().error.code).toBe('BAD_REQUEST');
+        refused += 1;
+      }),
+      { numRuns: 300 },
+    );
+    expect(transport.stats()).toMatchObject({ malformed: refused, received: 0 });
+    expect(batches).toEqual([]);
+  });
+
+  it('answers 400 to any msgpack value that is not a message batch', async () => {
+    const { transport, app, batches } = await startReceiver();
+    await fc.assert(
+      fc.asyncProperty(fc.anything(), async (value) => {
+        const response = await postBatch(app, rawPackr.pack(value));
+        expect(response.statusCode).toBe(400);
+      }),
+      { numRuns: 200 },
+    );
+    expect(transport.stats().malformed).toBe(200);
+    expect(batches).toEqual([]);
+  });
+
+  it.each(wronglyTypedBatches)('answers 400 to a batch with %s, delivering none of it', async (_, batch) => {
+    const { transport, app, batches } = await startReceiver();
+    const response = await postBatch(app, rawPackr.pack(batch));
+    expect(response.statusCode).toBe(400);
+    expect(response.json()).toMatchObject({ error: { code: 'BAD_REQUEST', message: expect.any(String) } });
+    expect(transport.stats()).toMatchObject({ malformed: 1, received: 0 });
+    expect(batches).toEqual([]);
+  });
+
+  it('answers 415 to other content types and 400 to an empty body, counting both', async () => {
+    const { transport, app } = await startReceiver();
+    const asJson = await postBatch(app, JSON.stringify({ v: wireFormatVersion, m: [] }), 'application/json');
+    expect(asJson.statusCode).toBe(415);
+    expect(asJson.json().error.code).toBe('UNSUPPORTED_MEDIA_TYPE');
+    const empty = await app.inject({ method: 'POST', url: peerMessagesPath });
+    expect(empty.statusCode).toBe(400);
+    expect(empty.json().error.code).toBe('BAD_REQUEST');
+    expect(transport.stats().malformed).toBe(2);
+  });
+
+  it('answers 413 to a body over the limit', async () => {
+    const { transport, app } = await startReceiver({ requestBodyBytesMax: 1024 });
+    const response = await postBatch(app, encodeMessages([appendWithData(2048)]));
+    expect(response.statusCode).toBe(413);
+    expect(response.json().error.code).toBe('BODY_TOO_LARGE');
+    expect(transport.stats().malformed).toBe(1);
+  });
+});
+
+describe('POST /raft accepts batches', () => {
+  it('answers 204, delivers messages for this node and drops (counting) those for another', async () => {
+    const { transport, app, batches } = await startReceiver();
+    const forUs = numberedHeartbeats(senderId, receiverId, 0, 2);
+    const forSomeoneElse = numberedHeartbeats(senderId, receiverId + 1, 2, 3);
+    const response = await postBatch(app, encodeMessages([forUs[0]!, ...forSomeoneElse, forUs[1]!]));
+    expect(response.statusCode).toBe(204);
+    expect(response.body).toBe('');
+    expect(batches).toEqual([forUs]);
+    expect(transport.stats()).toMatchObject({ received: 2, dropped: 3, malformed: 0 });
+  });
+});
+
+describe('HttpTransport sending', () => {
+  it('keeps a down peer queue at its cap while dropping (and counting) the rest', async () => {
+    const sender = startSender();
+    sender.setPeer(receiverId, downAddress);
+    const messageCount = 100_000;
+    const cap = defaultHttpTransportLimits.peerQueueMessagesMax;
+    const messages = numberedHeartbeats(senderId, receiverId, 0, messageCount);
+    for (let start = 0; start < messageCount; start += 1_000)
+      sender.send(messages.slice(start, start + 1_000));
+    expect(sender.queuedMessages(receiverId)).toBe(cap);
+    expect(sender.stats().dropped).toBe(messageCount - cap);
+    // Failed requests drop whole batches, so the queue drains into `dropped`, never into `sent`.
+    await vi.waitFor(() => expect(sender.stats().dropped).toBeGreaterThan(messageCount - cap), {
+      timeout: deadlineMs,
+    });
+    expect(sender.queuedMessages(receiverId)).toBeLessThanOrEqual(cap);
+    await sender.close();
+    expect(sender.stats()).toMatchObject({ sent: 0, dropped: messageCount });
+  });
+
+  it('sends what was queued in one turn as few batches, each within batchMessagesMax', async () => {
+    const receiver = await startReceiver();
+    const sender = startSender({ batchMessagesMax: 100 });
+    sender.setPeer(receiverId, receiver.address);
+    sender.send(numberedHeartbeats(senderId, receiverId, 0, 1_000));
+    await vi.waitFor(() => expect(sender.stats().sent).toBe(1_000), { timeout: deadlineMs });
+    expect(receiver.batches.map((batch) => batch.length)).toEqual(Array(10).fill(100));
+    const rounds = receiver.batches
+      .flat()
+      .map((message) => (message.type === 'heartbeat' ? message.round : -1));
+    expect(rounds).toEqual(Array.from({ length: 1_000 }, (_, round) => round));
+  });
+
+  it('cuts batches at batchBytesMax, but always sends a message bigger than that', async () => {
+    const receiver = await startReceiver();
+    const sender = startSender({ batchBytesMax: 10_000 });
+    sender.setPeer(receiverId, receiver.address);
+    sender.send([
+      appendWithData(4_000),
+      appendWithData(4_000),
+      appendWithData(4_000),
+      appendWithData(50_000),
+    ]);
+    await vi.waitFor(() => expect(sender.stats().sent).toBe(4), { timeout: deadlineMs });
+    expect(receiver.batches.map((batch) => batch.length)).toEqual([2, 1, 1]);
+  });
+
+  it('backs off from a peer that keeps failing instead of retrying in a hot loop', async () => {
+    const failingPeer = Fastify();
+    let requests = 0;
+    failingPeer.post(peerMessagesPath, async (_request, reply) => {
+      requests += 1;
+      return reply.code(503).send();
+    });
+    failingPeer.addContentTypeParser(peerMessagesContentType, { parseAs: 'buffer' }, (_r, body, done) =>
+      done(null, body),
+    );
+    const failingPeerAddress = new URL(await failingPeer.listen({ host: '127.0.0.1', port: 0 })).host;
+    closers.push(() => failingPeer.close());
+    const sender = startSender({ retryBackoffMsMin: 50, retryBackoffMsMax: 200 });
+    sender.setPeer(receiverId, failingPeerAddress);
+    const sendingMs = 1_000;
+    const startedAtMs = performance.now();
+    let round = 0;
+    while (performance.now() - startedAtMs < sendingMs) {
+      sender.send(numberedHeartbeats(senderId, receiverId, round, 1));
+      round += 1;
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    // 50 + 100 + 200 + 200 + ... ms: about 7 pauses in a second, each after one failed request.
+    expect(requests).toBeGreaterThanOrEqual(3);
+    expect(requests).toBeLessThanOrEqual(12);
+    await sender.close();
+    expect(sender.stats()).toMatchObject({ sent: 0, dropped: round });
+  });
+
+  it('redials when a peer moves to another address', async () => {
+    const receiver = await startReceiver();
+    const sender = startSender();
+    sender.setPeer(receiverId, downAddress);
+    sender.send(numberedHeartbeats(senderId, receiverId, 0, 1));
+    await vi.waitFor(() => expect(sender.stats().dropped).toBe(1), { timeout: deadlineMs });
+    sender.setPeer(receiverId, receiver.address);
+    await vi.waitFor(
+      () => {
+        sender.send(numberedHeartbeats(senderId, receiverId, 1, 1));
+        expect(receiver.batches.length).toBeGreaterThan(0);
+      },
+      { timeout: deadlineMs, interval: 100 },
+    );
+  });
+
+  it('refuses a peer address that is not host:port', () => {
+    const sender = startSender();
+    for (const address of ['127.0.0.1', 'http://127.0.0.1:7001', '127.0.0.1:7001/raft', '']) {
+      expect(() => sender.setPeer(receiverId, address)).toThrow(InvariantError);
+    }
+    expect(() => sender.setPeer(receiverId, '[::1]:7001')).not.toThrow();
+  });
+});

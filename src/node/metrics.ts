@@ -1,0 +1,58 @@
+// Prometheus metrics of one node (prom-client), each in its own registry so that several nodes
+// can live in one process (tests).
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import type { Role } from '../raft/raft.js';
+
+const roles: readonly Role[] = ['follower', 'preCandidate', 'candidate', 'leader'];
+
+export class NodeMetrics {
+  readonly registry = new Registry();
+  readonly term = new Gauge({ name: 'raftkv_term', help: 'Current Raft term', registers: [this.registry] });
+  readonly role = new Gauge({
+    name: 'raftkv_role',
+    help: 'Current role (1 for the role this node has)',
+    labelNames: ['role'],
+    registers: [this.registry],
+  });
+  readonly commitIndex = new Gauge({
+    name: 'raftkv_commit_index',
+    help: 'Commit index',
+    registers: [this.registry],
+  });
+  readonly appliedIndex = new Gauge({
+    name: 'raftkv_applied_index',
+    help: 'Applied index',
+    registers: [this.registry],
+  });
+  readonly elections = new Counter({
+    name: 'raftkv_leader_changes_total',
+    help: 'Times this node saw a new leader (or none) in a new term',
+    registers: [this.registry],
+  });
+  readonly proposalSeconds = new Histogram({
+    name: 'raftkv_proposal_seconds',
+    help: 'Time from proposing a write to its apply on this node',
+    buckets: [0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5],
+    registers: [this.registry],
+  });
+  readonly fsyncSeconds = new Histogram({
+    name: 'raftkv_fsync_seconds',
+    help: 'Time to persist one Ready (one fsync)',
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.5],
+    registers: [this.registry],
+  });
+  readonly saveBatchEntries = new Histogram({
+    name: 'raftkv_save_batch_entries',
+    help: 'Entries persisted per fsync (group commit)',
+    buckets: [0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024],
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  setRole(current: Role): void {
+    for (const role of roles) this.role.set({ role }, role === current ? 1 : 0);
+  }
+}

@@ -1,0 +1,430 @@
+// The runtime that drives the pure core: ticks from a real clock, proposals batched per event
+// loop turn, and the Ready loop (send leader traffic, persist, send acks, apply, advance).
+// It is short and dull on purpose: every decision lives in src/raft.
+import { tickMs as defaultTickMs, type RaftConfig } from '../config.js';
+import { RaftkvError } from '../errors.js';
+import type { Entry, Message, NodeId } from '../raft/messages.js';
+import { Raft, type RaftStatus, type Ready, type Role } from '../raft/raft.js';
+import type { ApplyResult } from '../statemachine/state-machine.js';
+import { type Clock, LogClock } from './clock.js';
+import type { DurableStorage } from './durable-storage.js';
+import type { Transport } from './transport.js';
+
+/** What the node needs from the state machine. */
+export interface Applier {
+  appliedIndex(): number;
+  applyEntries(entries: readonly Entry[]): Promise<ApplyResult[]>;
+}
+
+export interface NodeLimits {
+  /** Proposals waiting for their entry to apply before new ones get BUSY. */
+  pendingProposalsMax: number;
+  /** Reads waiting for a read index before new ones get BUSY. */
+  pendingReadsMax: number;
+  /** How long a proposal waits to be applied before its outcome is reported unknown. */
+  proposalTimeoutMs: number;
+  /** How long a read waits for confirmation and apply. */
+  readTimeoutMs: number;
+  /** Ticks replayed at most after a stall (e.g. SIGSTOP) before the rest are dropped. */
+  tickCatchUpMax: number;
+  /** Committed entries handed to the state machine but not yet applied before the Ready loop waits. */
+  applyLagEntriesMax: number;
+}
+
+export const defaultNodeLimits: NodeLimits = {
+  pendingProposalsMax: 50_000,
+  pendingReadsMax: 50_000,
+  proposalTimeoutMs: 5_000,
+  readTimeoutMs: 5_000,
+  tickCatchUpMax: 1_000,
+  applyLagEntriesMax: 8_192,
+};
+
+export interface RoleChange {
+  atWallMs: number;
+  role: Role;
+  term: number;
+  leaderId: NodeId;
+}
+
+export interface NodeOptions {
+  id: NodeId;
+  raftConfig: RaftConfig;
+  storage: DurableStorage;
+  transport: Transport;
+  applier: Applier;
+  clock: Clock;
+  random: () => number;
+  tickMs?: number;
+  limits?: Partial<NodeLimits>;
+  /** Called with every change of role, term or leader (logs, metrics, status page). */
+  onRoleChange?: (change: RoleChange) => void;
+  /** Called once per saved Ready, with the save's duration and entry count (metrics). */
+  onSave?: (durationMs: number, entries: number) => void;
+  /** Called when the node hits a fatal error (disk failure, broken invariant). */
+  onFatal?: (error: unknown) => void;
+}
+
+interface ProposalWaiter {
+  term: number;
+  resolve: (result: ApplyResult) => void;
+  reject: (error: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+interface ReadWaiter {
+  index: number | null;
+  resolve: (index: number) => void;
+  reject: (error: Error) => void;
+  timer: NodeJS.Timeout;
+}
+
+/** An index the state machine has to reach before some readers may go on. */
+interface ApplyWaiter {
+  index: number;
+  resolve: () => void;
+}
+
+export class RaftNode {
+  readonly id: NodeId;
+  private readonly raft: Raft;
+  private readonly limits: NodeLimits;
+  private readonly tickMs: number;
+  private readonly logClock: LogClock;
+  private lastTickAtMs: number;
+  private tickTimer: NodeJS.Timeout | undefined;
+
+  private pendingItems: { data: Uint8Array; waiter: Omit<ProposalWaiter, 'term'> }[] = [];
+  private readonly proposals = new Map<number, ProposalWaiter>();
+  private readonly reads = new Map<number, ReadWaiter>();
+  private applyWaiters: ApplyWaiter[] = [];
+  private nextReadId = 1;
+  private flushScheduled = false;
+  private readyInProgress = false;
+  /** The state machine applies in order, one batch at a time, behind the Ready loop. */
+  private applyChain: Promise<void> = Promise.resolve();
+  private appliedIndex: number;
+  private lastRole: Role = 'follower';
+  private lastTerm = 0;
+  private lastLeaderId: NodeId = 0;
+  private stopped = false;
+  private fatalError: unknown;
+
+  constructor(private readonly options: NodeOptions) {
+    this.id = options.id;
+    this.limits = { ...defaultNodeLimits, ...options.limits };
+    this.tickMs = options.tickMs ?? defaultTickMs;
+    this.appliedIndex = options.applier.appliedIndex();
+    this.raft = new Raft({
+      id: options.id,
+      storage: options.storage,
+      config: options.raftConfig,
+      random: options.random,
+      applied: this.appliedIndex,
+    });
+    this.logClock = new LogClock(options.clock, this.lastKnownStampMs());
+    this.lastTickAtMs = options.clock.monotonicMs();
+    options.transport.onMessages((messages) => this.receive(messages));
+  }
+
+  private lastKnownStampMs(): number {
+    const storage = this.options.storage;
+    const last = storage.lastIndex();
+    if (last < storage.firstIndex()) return 0;
+    return storage.entries(last, last + 1, Number.POSITIVE_INFINITY)[0]!.stampMs;
+  }
+
+  start(): void {
+    this.tickTimer = setInterval(() => this.input(() => {}), this.tickMs);
+  }
+
+  // ---- inputs: every one first brings the core's time up to date --------------------------------
+
+  private input(action: () => void): void {
+    if (this.stopped) return;
+    try {
+      this.catchUpTicks();
+      action();
+    } catch (error) {
+      this.fail(error);
+      return;
+    }
+    this.scheduleFlush();
+  }
+
+  private catchUpTicks(): void {
+    const now = this.options.clock.monotonicMs();
+    let owed = Math.floor((now - this.lastTickAtMs) / this.tickMs);
+    if (owed <= 0) return;
+    this.lastTickAtMs += owed * this.tickMs;
+    owed = Math.min(owed, this.limits.tickCatchUpMax);
+    for (let i = 0; i < owed; i++) this.raft.tick();
+  }
+
+  private receive(messages: Message[]): void {
+    this.input(() => {
+      for (const message of messages) {
+        if (message.to === this.id) this.raft.step(message);
+      }
+    });
+  }
+
+  /** Proposes one command; resolves with its apply result once applied on this node. */
+  propose(data: Uint8Array): Promise<ApplyResult> {
+    this.throwIfUnavailable();
+    if (this.proposals.size + this.pendingItems.length >= this.limits.pendingProposalsMax) {
+      return Promise.reject(new RaftkvError('BUSY'));
+    }
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => this.expireProposal(timer), this.limits.proposalTimeoutMs);
+      this.pendingItems.push({ data, waiter: { resolve, reject, timer } });
+      this.scheduleFlush();
+    });
+  }
+
+  /**
+   * Confirms a read: resolves with an index this node has applied, such that serving the read
+   * from local state now is linearizable (ReadIndex) or lease-safe.
+   */
+  read(mode: 'readIndex' | 'lease'): Promise<number> {
+    this.throwIfUnavailable();
+    if (this.reads.size >= this.limits.pendingReadsMax) return Promise.reject(new RaftkvError('BUSY'));
+    const readId = this.nextReadId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.reads.delete(readId);
+        reject(new RaftkvError('READ_TIMEOUT'));
+      }, this.limits.readTimeoutMs);
+      this.reads.set(readId, { index: null, resolve, reject, timer });
+      this.input(() => this.raft.readIndex(readId, mode));
+    });
+  }
+
+  transferLeader(target: NodeId): void {
+    this.input(() => this.raft.transferLeader(target));
+  }
+
+  campaign(): void {
+    this.input(() => this.raft.campaign());
+  }
+
+  // ---- proposals ---------------------------------------------------------------------------------
+
+  private flushProposals(): void {
+    if (this.pendingItems.length === 0) return;
+    const batch = this.pendingItems;
+    this.pendingItems = [];
+    const items = batch.map((item) => ({ type: 'normal' as const, data: item.data }));
+    const result = this.raft.propose(items, this.logClock.stampMs());
+    if (!result.ok) {
+      const error = this.proposalRefusal(result.reason);
+      for (const item of batch) this.settle(item.waiter.timer, () => item.waiter.reject(error));
+      return;
+    }
+    batch.forEach((item, offset) => {
+      this.proposals.set(result.firstIndex + offset, { ...item.waiter, term: result.term });
+    });
+  }
+
+  private proposalRefusal(reason: 'notLeader' | 'transferring' | 'tooMany'): RaftkvError {
+    if (reason === 'tooMany') return new RaftkvError('BUSY');
+    const status = this.raft.status();
+    return new RaftkvError('NO_LEADER', undefined, {
+      leaderId: status.leaderId === this.id ? null : status.leaderId || null,
+    });
+  }
+
+  private expireProposal(timer: NodeJS.Timeout): void {
+    const pendingAt = this.pendingItems.findIndex((item) => item.waiter.timer === timer);
+    if (pendingAt >= 0) {
+      const [item] = this.pendingItems.splice(pendingAt, 1);
+      item!.waiter.reject(new RaftkvError('BUSY'));
+      return;
+    }
+    for (const [index, waiter] of this.proposals) {
+      if (waiter.timer !== timer) continue;
+      this.proposals.delete(index);
+      waiter.reject(new RaftkvError('OUTCOME_UNKNOWN'));
+      return;
+    }
+  }
+
+  private settle(timer: NodeJS.Timeout, answer: () => void): void {
+    clearTimeout(timer);
+    answer();
+  }
+
+  // ---- the Ready loop ----------------------------------------------------------------------------
+
+  private scheduleFlush(): void {
+    if (this.flushScheduled || this.stopped) return;
+    this.flushScheduled = true;
+    // setImmediate lets every request of this event-loop turn join one proposal batch.
+    setImmediate(() => {
+      this.flushScheduled = false;
+      if (this.stopped) return;
+      try {
+        this.flushProposals();
+      } catch (error) {
+        this.fail(error);
+        return;
+      }
+      void this.drainReadies();
+    });
+  }
+
+  private async drainReadies(): Promise<void> {
+    if (this.readyInProgress) return;
+    this.readyInProgress = true;
+    try {
+      while (!this.stopped && this.raft.hasReady()) {
+        await this.handleReady(this.raft.ready());
+      }
+    } catch (error) {
+      this.fail(error);
+    } finally {
+      this.readyInProgress = false;
+    }
+  }
+
+  private async handleReady(ready: Ready): Promise<void> {
+    this.noteRole(ready);
+    this.options.transport.send(ready.messagesNow);
+    if (ready.hardState || ready.entries.length > 0) {
+      const started = performance.now();
+      await this.options.storage.save({ hardState: ready.hardState, entries: ready.entries });
+      this.options.onSave?.(performance.now() - started, ready.entries.length);
+    }
+    if (this.stopped) return;
+    this.options.transport.send(ready.messagesAfterPersist);
+    for (const state of ready.readStates) this.onReadState(state.readId, state.index);
+    if (ready.committedEntries.length > 0) {
+      this.enqueueApply(ready.committedEntries);
+      const lag = ready.committedEntries.at(-1)!.index - this.appliedIndex;
+      if (lag > this.limits.applyLagEntriesMax) await this.applyChain;
+    }
+    this.raft.advance(ready);
+  }
+
+  private noteRole(ready: Ready): void {
+    if (ready.role === this.lastRole && ready.term === this.lastTerm && ready.leaderId === this.lastLeaderId)
+      return;
+    this.lastRole = ready.role;
+    this.lastTerm = ready.term;
+    this.lastLeaderId = ready.leaderId;
+    this.options.onRoleChange?.({
+      atWallMs: this.options.clock.wallMs(),
+      role: ready.role,
+      term: ready.term,
+      leaderId: ready.leaderId,
+    });
+  }
+
+  private enqueueApply(entries: Entry[]): void {
+    this.applyChain = this.applyChain.then(async () => {
+      if (this.stopped) return;
+      const results = await this.options.applier.applyEntries(entries);
+      for (const [offset, entry] of entries.entries()) this.onApplied(entry, results[offset] ?? null);
+      this.appliedIndex = entries.at(-1)!.index;
+      this.releaseApplyWaiters();
+    });
+    this.applyChain.catch((error) => this.fail(error));
+  }
+
+  private onApplied(entry: Entry, result: ApplyResult): void {
+    this.logClock.observe(entry.stampMs);
+    const waiter = this.proposals.get(entry.index);
+    if (!waiter) return;
+    this.proposals.delete(entry.index);
+    if (waiter.term === entry.term) {
+      this.settle(waiter.timer, () => waiter.resolve(result));
+    } else {
+      // Another entry holds our index in the committed log: ours can never apply.
+      this.settle(waiter.timer, () =>
+        waiter.reject(
+          new RaftkvError('NO_LEADER', 'leadership changed before the write committed; it was not applied'),
+        ),
+      );
+    }
+  }
+
+  // ---- reads -------------------------------------------------------------------------------------
+
+  private onReadState(readId: number, index: number | null): void {
+    const waiter = this.reads.get(readId);
+    if (!waiter) return;
+    if (index === null) {
+      this.reads.delete(readId);
+      const leaderId = this.raft.status().leaderId;
+      this.settle(waiter.timer, () =>
+        waiter.reject(new RaftkvError('NO_LEADER', undefined, { leaderId: leaderId || null })),
+      );
+      return;
+    }
+    this.whenApplied(index).then(() => {
+      if (!this.reads.delete(readId)) return;
+      this.settle(waiter.timer, () => waiter.resolve(Math.max(index, this.appliedIndex)));
+    });
+  }
+
+  /** Resolves once the state machine has applied `index`. */
+  whenApplied(index: number): Promise<void> {
+    if (this.appliedIndex >= index) return Promise.resolve();
+    return new Promise((resolve) => this.applyWaiters.push({ index, resolve }));
+  }
+
+  private releaseApplyWaiters(): void {
+    const ready = this.applyWaiters.filter((waiter) => waiter.index <= this.appliedIndex);
+    if (ready.length === 0) return;
+    this.applyWaiters = this.applyWaiters.filter((waiter) => waiter.index > this.appliedIndex);
+    for (const waiter of ready) waiter.resolve();
+  }
+
+  // ---- status and shutdown -----------------------------------------------------------------------
+
+  status(): RaftStatus & { appliedIndex: number; logTimeMs: number } {
+    return {
+      ...this.raft.status(),
+      appliedIndex: this.appliedIndex,
+      logTimeMs: Math.floor(this.logClock.nowMs()),
+    };
+  }
+
+  members(): { voters: NodeId[]; learners: NodeId[] } {
+    return this.raft.members();
+  }
+
+  /** Log time now (design.md §3), for reads that ask "is this still live?". */
+  logTimeMs(): number {
+    return this.logClock.nowMs();
+  }
+
+  private throwIfUnavailable(): void {
+    if (this.fatalError !== undefined)
+      throw new RaftkvError('INTERNAL', 'the node stopped after a fatal error');
+    if (this.stopped) throw new RaftkvError('SHUTTING_DOWN');
+  }
+
+  private fail(error: unknown): void {
+    if (this.fatalError !== undefined) return;
+    this.fatalError = error;
+    this.options.onFatal?.(error);
+  }
+
+  /** Stops ticking and answering; waits for the Ready and apply work in flight. */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    clearInterval(this.tickTimer);
+    const shutdown = new RaftkvError('SHUTTING_DOWN');
+    for (const item of this.pendingItems) this.settle(item.waiter.timer, () => item.waiter.reject(shutdown));
+    this.pendingItems = [];
+    await this.applyChain.catch(() => {});
+    for (const waiter of this.proposals.values()) {
+      this.settle(waiter.timer, () => waiter.reject(new RaftkvError('OUTCOME_UNKNOWN')));
+    }
+    this.proposals.clear();
+    for (const waiter of this.reads.values()) this.settle(waiter.timer, () => waiter.reject(shutdown));
+    this.reads.clear();
+  }
+}

@@ -1,0 +1,146 @@
+// One running node: storage, state machine, transport, the Raft driver and the two HTTP
+// servers (client port, peer port), with a graceful stop (design.md §6 "Graceful SIGTERM").
+import { createHash, randomInt } from 'node:crypto';
+import Fastify from 'fastify';
+import { type Logger, pino } from 'pino';
+import { defaultRaftConfig, tickMs as defaultTickMs } from '../config.js';
+import { buildApp } from '../http/app.js';
+import type { NodeId } from '../raft/messages.js';
+import { LevelStateStore } from '../statemachine/level-state-store.js';
+import { StateMachine } from '../statemachine/state-machine.js';
+import { systemClock } from './clock.js';
+import { HttpTransport, registerPeerRoutes } from './http-transport.js';
+import { LevelStorage } from './level-storage.js';
+import { clientUrl, type Member, peerAddress } from './members.js';
+import { NodeMetrics } from './metrics.js';
+import { RaftNode, type RoleChange } from './node.js';
+
+export interface ServerOptions {
+  id: NodeId;
+  members: Member[];
+  dataDir: string;
+  clusterToken: string;
+  logLevel?: string;
+  dashboardUrl?: string;
+}
+
+/** Role changes kept for the status page. */
+const roleChangesKept = 50;
+/** How long a stopping leader waits for its transfer to land. */
+const transferWaitMs = 2_000;
+/** How long in-flight requests get to finish on shutdown. */
+const drainWaitMs = 5_000;
+
+/** A hash of the cluster token and the sorted member ids (not the addresses). */
+export function clusterIdOf(token: string, members: readonly Member[]): string {
+  const ids = members.map((member) => member.id).sort((a, b) => a - b);
+  return createHash('sha256')
+    .update(`${token}\n${ids.join(',')}`)
+    .digest('hex')
+    .slice(0, 32);
+}
+
+export interface RunningServer {
+  node: RaftNode;
+  logger: Logger;
+  stop(): Promise<void>;
+}
+
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const self = options.members.find((member) => member.id === options.id);
+  if (!self) throw new Error(`--id ${options.id} is not in --members`);
+  const logger = pino({ level: options.logLevel ?? 'info', base: { node: options.id } });
+  const voters = options.members.map((member) => member.id);
+  const storage = await LevelStorage.open(options.dataDir, {
+    nodeId: options.id,
+    clusterId: clusterIdOf(options.clusterToken, options.members),
+    initialConfig: { voters, learners: [] },
+  });
+  const stateStore = await LevelStateStore.open(storage.db, storage.stateMachinePrefix);
+  const stateMachine = new StateMachine(stateStore);
+  const transport = new HttpTransport({ nodeId: options.id, logger });
+  for (const member of options.members) {
+    if (member.id !== options.id) transport.setPeer(member.id, peerAddress(member));
+  }
+  const metrics = new NodeMetrics();
+  const roleChanges: RoleChange[] = [];
+  let currentTerm = -1;
+  let stopping: Promise<void> | undefined;
+  const node = new RaftNode({
+    id: options.id,
+    raftConfig: defaultRaftConfig,
+    storage,
+    transport,
+    applier: stateMachine,
+    clock: systemClock,
+    random: () => randomInt(2 ** 31) / 2 ** 31,
+    tickMs: defaultTickMs,
+    onRoleChange: (change) => {
+      roleChanges.push(change);
+      if (roleChanges.length > roleChangesKept) roleChanges.shift();
+      if (change.term !== currentTerm) metrics.elections.inc();
+      currentTerm = change.term;
+      logger.info({ term: change.term, role: change.role, leaderId: change.leaderId }, 'role change');
+    },
+    onSave: (durationMs, entries) => {
+      metrics.fsyncSeconds.observe(durationMs / 1000);
+      metrics.saveBatchEntries.observe(entries);
+    },
+    onFatal: (error) => {
+      logger.fatal({ err: error }, 'fatal error: stopping the node');
+      void (stopping ?? stop()).finally(() => process.exit(70));
+    },
+  });
+  const peerApp = Fastify({ logger: false });
+  registerPeerRoutes(peerApp, transport);
+  const clientApp = await buildApp({
+    node,
+    stateMachine,
+    members: options.members,
+    metrics,
+    roleChanges: () => roleChanges,
+    logger: logger.child({ component: 'http' }),
+    dashboardUrl: options.dashboardUrl,
+  });
+  await peerApp.listen({ host: self.host, port: self.peerPort });
+  await clientApp.listen({ host: self.host, port: self.clientPort });
+  node.start();
+  logger.info({ client: clientUrl(self), peer: peerAddress(self), dataDir: options.dataDir }, 'node started');
+
+  async function stop(): Promise<void> {
+    logger.info('stopping');
+    if (node.status().role === 'leader') await handOverLeadership(node, options.members, logger);
+    await withDeadline(clientApp.close(), drainWaitMs);
+    await node.stop();
+    await peerApp.close();
+    await transport.close();
+    await storage.close();
+    logger.info('stopped');
+  }
+  return {
+    node,
+    logger,
+    stop: () => {
+      stopping ??= stop();
+      return stopping;
+    },
+  };
+}
+
+/** A stopping leader hands over to another voter first (the core catches it up, then sends TimeoutNow). */
+async function handOverLeadership(node: RaftNode, members: readonly Member[], logger: Logger): Promise<void> {
+  const target = members.find((member) => member.id !== node.id);
+  if (!target) return;
+  node.transferLeader(target.id);
+  const deadline = Date.now() + transferWaitMs;
+  while (Date.now() < deadline && node.status().role === 'leader') {
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  logger.info({ to: target.id, handedOver: node.status().role !== 'leader' }, 'leadership transfer on stop');
+}
+
+async function withDeadline(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([work, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+}

@@ -1,0 +1,50 @@
+// An in-process node built from the in-memory twins (storage, state store, network): the same
+// RaftNode and state machine a real node runs, for inject() tests and in-process clusters.
+import { defaultRaftConfig } from '../config.js';
+import { buildApp } from '../http/app.js';
+import { StateMachine } from '../statemachine/state-machine.js';
+import { MemoryStateStore } from '../statemachine/state-store.js';
+import { systemClock } from './clock.js';
+import type { Member } from './members.js';
+import { MemoryDurableStorage } from './memory-durable-storage.js';
+import type { MemoryNetwork } from './memory-transport.js';
+import { NodeMetrics } from './metrics.js';
+import { RaftNode } from './node.js';
+
+/** A short tick so in-process tests elect within tens of milliseconds. */
+export const testTickMs = 5;
+
+export async function startTestNode(id: number, members: Member[], network: MemoryNetwork) {
+  const voters = members.map((member) => member.id);
+  const storage = new MemoryDurableStorage({ voters, learners: [] });
+  const stateMachine = new StateMachine(new MemoryStateStore());
+  const transport = network.transport(id);
+  for (const member of members)
+    if (member.id !== id) transport.setPeer(member.id, `${member.host}:${member.peerPort}`);
+  let seed = id;
+  const node = new RaftNode({
+    id,
+    raftConfig: defaultRaftConfig,
+    storage,
+    transport,
+    applier: stateMachine,
+    clock: systemClock,
+    random: () => {
+      seed = (seed * 16807) % 2147483647;
+      return seed / 2147483647;
+    },
+    tickMs: testTickMs,
+  });
+  const metrics = new NodeMetrics();
+  const app = await buildApp({ node, stateMachine, members, metrics, roleChanges: () => [] });
+  node.start();
+  return {
+    node,
+    app,
+    async stop() {
+      await app.close();
+      await node.stop();
+      await transport.close();
+    },
+  };
+}

@@ -1,0 +1,3 @@
+import { defineStateStoreContract, storeHarnesses } from './state-store.contract.js';
+
+for (const { name, harness } of storeHarnesses) defineStateStoreContract(name, harness);
