@@ -274,3 +274,31 @@ function assertCommittedPrefixesAgree(cluster: ScenarioCluster): void {
     }
   }
 }
+
+describe('planted bugs are caught by the scenarios above', () => {
+  it('leaseReadsWithoutLease: a cut-off leader serves a lease read after its lease ended', () => {
+    const config = { ...defaultRaftConfig, testFaults: { leaseReadsWithoutLease: true } };
+    const cluster = runScenario(
+      five,
+      ['campaign 1', 'tick-all 2', 'isolate 1', `tick 1 ${timeout - 1}`, 'read 1 lease 11'],
+      config,
+    );
+    expect(() => cluster.run('expect read 1 none 11')).toThrow(/has read 1/);
+  });
+
+  it('grantVoteWithoutLogCheck: a node with a stale log wins an election (and loses without the bug)', () => {
+    const steps = [
+      'campaign 1',
+      'isolate 3',
+      'propose 1 a',
+      'heal',
+      'isolate 1',
+      `tick 2,3,4,5 ${timeout}`,
+      'campaign 3',
+    ];
+    const healthy = { ...defaultRaftConfig, preVote: false };
+    runScenario(five, [...steps, 'expect role 3 follower'], healthy);
+    const broken = { ...healthy, testFaults: { grantVoteWithoutLogCheck: true } };
+    runScenario(five, [...steps, 'expect role 3 leader'], broken);
+  });
+});
