@@ -8,7 +8,8 @@ import { startServer } from './node/server.js';
 
 const usage = `usage:
   raftkv node --id N --members 1=host:clientPort:peerPort,... --data-dir DIR [--cluster-token T] [--log-level L]
-  raftkv cluster [--nodes 5] [--base-port 7000] [--data-dir ./data]`;
+  raftkv cluster [--nodes 5] [--base-port 7000] [--data-dir ./data]
+  raftkv bench [--compare etcd | --no-etcd] [--scenario put|get|all] [--duration S] [--quick] [--out DIR]`;
 
 async function nodeCommand(argv: string[]): Promise<number> {
   const flags = parseFlags(argv, {
@@ -39,9 +40,16 @@ async function clusterCommand(argv: string[]): Promise<number> {
   });
 }
 
+// Loaded on demand: the bench pulls in the etcd client, which no other command needs.
+async function benchCommand(argv: string[]): Promise<number> {
+  const { benchMain } = await import('../bench/main.js');
+  return benchMain(argv);
+}
+
 const commands: Record<string, (argv: string[]) => Promise<number>> = {
   node: nodeCommand,
   cluster: clusterCommand,
+  bench: benchCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -12,6 +12,12 @@ export interface StorageUpdate {
   hardState: HardState | null;
   /** Contiguous entries; any held entries at or after the first one's index are dropped. */
   entries: Entry[];
+  /**
+   * Default true: fsync before resolving. False only for an update that changes nothing a vote
+   * or an ack depends on (a commit index alone): it becomes durable with the next synced save,
+   * since saves reach the disk in order.
+   */
+  sync?: boolean;
 }
 
 export interface DurableStorage extends Storage {
@@ -61,8 +67,13 @@ export class StorageError extends Error {
  * updates and the failed state live here, so both implementations behave alike.
  */
 export abstract class MirroredDurableStorage implements DurableStorage {
-  /** The last save called (settled or not); the next one starts only after it settles. */
+  /** The last write started (settled or not); the next one starts only after it settles. */
   private lastSave: Promise<void> = Promise.resolve();
+  /**
+   * Saves called while a write is in flight: they go to the medium together, as one write (one
+   * fsync), when it settles — group commit across Readies.
+   */
+  private nextGroup: { updates: StorageUpdate[]; written: Promise<void> } | null = null;
   /** The error of the first save that failed; once set, every call throws. */
   private failure: Error | null = null;
   private closed = false;
@@ -119,9 +130,20 @@ export abstract class MirroredDurableStorage implements DurableStorage {
     } catch (error) {
       return Promise.reject(error);
     }
-    const saved = this.lastSave.then(() => this.saveInTurn(update));
-    this.lastSave = saved.catch(() => undefined);
-    return saved;
+    if (!this.nextGroup) {
+      const group: { updates: StorageUpdate[]; written: Promise<void> } = {
+        updates: [],
+        written: Promise.resolve(),
+      };
+      group.written = this.lastSave.then(() => {
+        this.nextGroup = null;
+        return this.saveInTurn(mergeUpdates(group.updates));
+      });
+      this.nextGroup = group;
+      this.lastSave = group.written.catch(() => undefined);
+    }
+    this.nextGroup.updates.push(update);
+    return this.nextGroup.written;
   }
 
   async close(): Promise<void> {
@@ -156,6 +178,24 @@ export abstract class MirroredDurableStorage implements DurableStorage {
       { cause: this.failure },
     );
   }
+}
+
+/** Several updates, in call order, as the one update that leaves the medium in the same state. */
+export function mergeUpdates(updates: readonly StorageUpdate[]): StorageUpdate {
+  if (updates.length === 1) return updates[0]!;
+  let entries: Entry[] = [];
+  let hardState: HardState | null = null;
+  let sync = false;
+  for (const update of updates) {
+    const first = update.entries[0];
+    if (first) {
+      const kept = entries.length === 0 ? 0 : Math.max(0, first.index - entries[0]!.index);
+      entries = entries.slice(0, kept).concat(update.entries);
+    }
+    hardState = update.hardState ?? hardState;
+    sync ||= update.sync !== false;
+  }
+  return { hardState, entries, sync };
 }
 
 /**

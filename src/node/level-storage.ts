@@ -61,7 +61,7 @@ export class LevelStorage extends MirroredDurableStorage {
     const writes = this.logWritesFor(update);
     if (writes.length === 0) return;
     try {
-      await this.db.batch(writes, { sync: true });
+      await this.db.batch(writes, { sync: update.sync !== false });
     } catch (error) {
       throw new StorageError(
         'STORAGE_FAILED',

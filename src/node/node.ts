@@ -29,6 +29,8 @@ export interface NodeLimits {
   tickCatchUpMax: number;
   /** Committed entries handed to the state machine but not yet applied before the Ready loop waits. */
   applyLagEntriesMax: number;
+  /** Readies taken whose saves are not yet done. */
+  readiesInFlightMax: number;
 }
 
 export const defaultNodeLimits: NodeLimits = {
@@ -38,6 +40,7 @@ export const defaultNodeLimits: NodeLimits = {
   readTimeoutMs: 5_000,
   tickCatchUpMax: 1_000,
   applyLagEntriesMax: 8_192,
+  readiesInFlightMax: 64,
 };
 
 export interface RoleChange {
@@ -100,7 +103,10 @@ export class RaftNode {
   private applyWaiters: ApplyWaiter[] = [];
   private nextReadId = 1;
   private flushScheduled = false;
-  private readyInProgress = false;
+  private readiesInFlight = 0;
+  /** Readies are advanced in the order they were taken, each once its save is done. */
+  private advanceChain: Promise<void> = Promise.resolve();
+  private handedToApplyIndex: number;
   /** The state machine applies in order, one batch at a time, behind the Ready loop. */
   private applyChain: Promise<void> = Promise.resolve();
   private appliedIndex: number;
@@ -115,6 +121,7 @@ export class RaftNode {
     this.limits = { ...defaultNodeLimits, ...options.limits };
     this.tickMs = options.tickMs ?? defaultTickMs;
     this.appliedIndex = options.applier.appliedIndex();
+    this.handedToApplyIndex = this.appliedIndex;
     this.raft = new Raft({
       id: options.id,
       storage: options.storage,
@@ -265,45 +272,67 @@ export class RaftNode {
       if (this.stopped) return;
       try {
         this.flushProposals();
+        this.options.transport.send(this.raft.takeMessagesNow());
       } catch (error) {
         this.fail(error);
         return;
       }
-      void this.drainReadies();
+      this.drainReadies();
     });
   }
 
-  private async drainReadies(): Promise<void> {
-    if (this.readyInProgress) return;
-    this.readyInProgress = true;
-    try {
-      while (!this.stopped && this.raft.hasReady()) {
-        await this.handleReady(this.raft.ready());
+  /**
+   * Takes every Ready there is, up to readiesInFlightMax, without waiting for earlier saves:
+   * storage merges the saves that queue up into one write (group commit), and each Ready is
+   * advanced, in order, once its save is done.
+   */
+  private drainReadies(): void {
+    while (!this.stopped && this.readiesInFlight < this.limits.readiesInFlightMax && this.raft.hasReady()) {
+      if (this.applyLag() > this.limits.applyLagEntriesMax) {
+        void this.applyChain.then(() => this.scheduleFlush());
+        return;
       }
-    } catch (error) {
-      this.fail(error);
-    } finally {
-      this.readyInProgress = false;
+      this.startReady(this.raft.ready());
     }
   }
 
-  private async handleReady(ready: Ready): Promise<void> {
+  private applyLag(): number {
+    return this.handedToApplyIndex - this.appliedIndex;
+  }
+
+  private startReady(ready: Ready): void {
+    this.readiesInFlight++;
     this.noteRole(ready);
     this.options.transport.send(ready.messagesNow);
-    if (ready.hardState || ready.entries.length > 0) {
-      const started = performance.now();
-      await this.options.storage.save({ hardState: ready.hardState, entries: ready.entries });
-      this.options.onSave?.(performance.now() - started, ready.entries.length);
-    }
-    if (this.stopped) return;
-    this.options.transport.send(ready.messagesAfterPersist);
     for (const state of ready.readStates) this.onReadState(state.readId, state.index);
+    const saved = ready.hardState || ready.entries.length > 0 ? this.save(ready) : Promise.resolve();
     if (ready.committedEntries.length > 0) {
-      this.enqueueApply(ready.committedEntries);
-      const lag = ready.committedEntries.at(-1)!.index - this.appliedIndex;
-      if (lag > this.limits.applyLagEntriesMax) await this.applyChain;
+      // Committed entries already on this node's disk apply at once; others after this save.
+      const storage = this.options.storage;
+      const onDisk = (entry: Entry) =>
+        entry.index <= storage.lastIndex() && storage.term(entry.index) === entry.term;
+      this.enqueueApply(ready.committedEntries, ready.committedEntries.every(onDisk) ? null : saved);
     }
-    this.raft.advance(ready);
+    this.advanceChain = this.advanceChain
+      .then(() => saved)
+      .then(() => {
+        if (this.stopped) return;
+        this.options.transport.send(ready.messagesAfterPersist);
+        this.raft.advance(ready);
+        this.readiesInFlight--;
+        this.scheduleFlush();
+      })
+      .catch((error) => this.fail(error));
+  }
+
+  private async save(ready: Ready): Promise<void> {
+    const started = performance.now();
+    await this.options.storage.save({
+      hardState: ready.hardState,
+      entries: ready.entries,
+      sync: ready.mustSync,
+    });
+    this.options.onSave?.(performance.now() - started, ready.entries.length);
   }
 
   private noteRole(ready: Ready): void {
@@ -320,15 +349,18 @@ export class RaftNode {
     });
   }
 
-  private enqueueApply(entries: Entry[]): void {
-    this.applyChain = this.applyChain.then(async () => {
-      if (this.stopped) return;
-      const results = await this.options.applier.applyEntries(entries);
-      for (const [offset, entry] of entries.entries()) this.onApplied(entry, results[offset] ?? null);
-      this.appliedIndex = entries.at(-1)!.index;
-      this.releaseApplyWaiters();
-    });
-    this.applyChain.catch((error) => this.fail(error));
+  private enqueueApply(entries: Entry[], after: Promise<void> | null): void {
+    this.handedToApplyIndex = entries.at(-1)!.index;
+    this.applyChain = this.applyChain
+      .then(async () => {
+        if (after) await after;
+        if (this.stopped) return;
+        const results = await this.options.applier.applyEntries(entries);
+        for (const [offset, entry] of entries.entries()) this.onApplied(entry, results[offset] ?? null);
+        this.appliedIndex = entries.at(-1)!.index;
+        this.releaseApplyWaiters();
+      })
+      .catch((error) => this.fail(error));
   }
 
   private onApplied(entry: Entry, result: ApplyResult): void {
@@ -419,7 +451,8 @@ export class RaftNode {
     const shutdown = new RaftkvError('SHUTTING_DOWN');
     for (const item of this.pendingItems) this.settle(item.waiter.timer, () => item.waiter.reject(shutdown));
     this.pendingItems = [];
-    await this.applyChain.catch(() => {});
+    await this.advanceChain;
+    await this.applyChain;
     for (const waiter of this.proposals.values()) {
       this.settle(waiter.timer, () => waiter.reject(new RaftkvError('OUTCOME_UNKNOWN')));
     }

@@ -12,10 +12,17 @@ export class RaftLog {
    * (a follower's log was overwritten); for those indices the unstable entries win.
    */
   private unstableOffset: number;
+  /**
+   * How many unstable entries (from the front) a Ready has already handed to the driver to
+   * persist; the next Ready carries only the ones after them. Several saves may be in flight.
+   */
+  private unstableInProgress = 0;
   /** Invariant: committed never decreases and never passes lastIndex(). */
   committed: number;
-  /** Invariant: applied <= committed. */
+  /** Invariant: applied <= applying <= committed. */
   applied: number;
+  /** The last index handed to the driver to apply (applied once its Ready is advanced). */
+  private applying: number;
 
   constructor(
     private readonly storage: Storage,
@@ -31,6 +38,7 @@ export class RaftLog {
       'applied index is past the commit index',
     );
     this.committed = Math.max(this.committed, this.applied);
+    this.applying = this.applied;
   }
 
   firstIndex(): number {
@@ -145,24 +153,34 @@ export class RaftLog {
     } else if (first <= this.unstableOffset) {
       this.unstableOffset = first;
       this.unstable = [...entries];
+      this.unstableInProgress = 0;
     } else {
-      this.unstable = this.unstable.slice(0, first - this.unstableOffset).concat(entries);
+      const kept = first - this.unstableOffset;
+      this.unstable = this.unstable.slice(0, kept).concat(entries);
+      // A save in flight may still write the replaced entries; the new ones are saved after it.
+      this.unstableInProgress = Math.min(this.unstableInProgress, kept);
     }
   }
 
-  hasUnstableEntries(): boolean {
-    return this.unstable.length > 0;
+  /** Unstable entries not yet handed to a Ready. */
+  hasEntriesToPersist(): boolean {
+    return this.unstable.length > this.unstableInProgress;
   }
 
-  unstableEntries(): Entry[] {
-    return this.unstable.slice();
+  /** Hands the unstable entries not yet in a Ready to the driver. */
+  takeEntriesToPersist(): Entry[] {
+    const entries = this.unstable.slice(this.unstableInProgress);
+    this.unstableInProgress = this.unstable.length;
+    return entries;
   }
 
   /** The driver persisted entries up to (index, term): they leave the unstable part. */
   stableTo(index: number, term: number): void {
     if (index < this.unstableOffset || this.term(index) !== term) return;
-    this.unstable = this.unstable.slice(index + 1 - this.unstableOffset);
+    const persisted = index + 1 - this.unstableOffset;
+    this.unstable = this.unstable.slice(persisted);
     this.unstableOffset = index + 1;
+    this.unstableInProgress = Math.max(0, this.unstableInProgress - persisted);
   }
 
   commitTo(index: number): void {
@@ -172,18 +190,21 @@ export class RaftLog {
   }
 
   hasEntriesToApply(): boolean {
-    return this.committed > this.applied;
+    return this.committed > this.applying;
   }
 
-  entriesToApply(countMax: number, bytesMax: number): Entry[] {
-    const hi = Math.min(this.committed + 1, this.applied + 1 + countMax);
-    return this.entries(this.applied + 1, hi, bytesMax);
+  /** Hands the next committed entries to the driver to apply. */
+  takeEntriesToApply(countMax: number, bytesMax: number): Entry[] {
+    const hi = Math.min(this.committed + 1, this.applying + 1 + countMax);
+    const entries = this.entries(this.applying + 1, hi, bytesMax);
+    this.applying += entries.length;
+    return entries;
   }
 
   appliedTo(index: number): void {
     assert(
-      index <= this.committed && index >= this.applied,
-      () => `applied ${index} outside [${this.applied}, ${this.committed}]`,
+      index <= this.applying && index >= this.applied,
+      () => `applied ${index} outside [${this.applied}, ${this.applying}]`,
     );
     this.applied = index;
   }

@@ -34,6 +34,8 @@ export interface Ready {
   leaderId: NodeId;
   /** Persist when non-null, in the same write as `entries`. */
   hardState: HardState | null;
+  /** The write must be fsync'd: it holds entries, or a term or vote. A commit index alone need not be. */
+  mustSync: boolean;
   /** Persist (appending; a conflicting suffix on disk is dropped). */
   entries: Entry[];
   /** Apply in order, after this Ready is persisted. */
@@ -132,7 +134,8 @@ export class Raft {
   private messagesNow: Message[] = [];
   private messagesAfterPersist: Message[] = [];
   private readStates: ReadState[] = [];
-  private persistedHardState: HardState;
+  /** The hard state last handed to the driver to persist (its save may still be in flight). */
+  private handedOutHardState: HardState;
   private reportedSoftState = '';
 
   constructor(options: RaftOptions) {
@@ -143,7 +146,7 @@ export class Raft {
     const hardState = options.storage.hardState();
     this.term = hardState.term;
     this.vote = hardState.vote;
-    this.persistedHardState = hardState;
+    this.handedOutHardState = hardState;
     const config = options.storage.snapshotMeta().config;
     this.voters = new Set(config.voters);
     this.learners = new Set(config.learners);
@@ -813,11 +816,9 @@ export class Raft {
 
   private hardStateChanged(): boolean {
     const current = this.hardState();
-    const persisted = this.persistedHardState;
+    const handedOut = this.handedOutHardState;
     return (
-      current.term !== persisted.term ||
-      current.vote !== persisted.vote ||
-      current.commit !== persisted.commit
+      current.term !== handedOut.term || current.vote !== handedOut.vote || current.commit !== handedOut.commit
     );
   }
 
@@ -825,30 +826,49 @@ export class Raft {
     return `${this.role}/${this.term}/${this.leaderId}`;
   }
 
+  /**
+   * Leader traffic (appends, heartbeats) may go out at any time, also while an earlier Ready is
+   * being persisted: followers then write in parallel with the leader's own fsync.
+   */
+  takeMessagesNow(): Message[] {
+    const messages = this.messagesNow;
+    this.messagesNow = [];
+    return messages;
+  }
+
   hasReady(): boolean {
     return (
       this.messagesNow.length > 0 ||
       this.messagesAfterPersist.length > 0 ||
       this.readStates.length > 0 ||
-      this.log.hasUnstableEntries() ||
+      this.log.hasEntriesToPersist() ||
       this.log.hasEntriesToApply() ||
       this.hardStateChanged() ||
       this.softState() !== this.reportedSoftState
     );
   }
 
+  /**
+   * Hands out everything to do now. The driver may take the next Ready before this one is
+   * advanced (several saves in flight, in order), but must advance them in the order taken.
+   */
   ready(): Ready {
+    const hardState = this.hardStateChanged() ? this.hardState() : null;
+    const entries = this.log.takeEntriesToPersist();
     const ready: Ready = {
       role: this.role,
       term: this.term,
       leaderId: this.leaderId,
-      hardState: this.hardStateChanged() ? this.hardState() : null,
-      entries: this.log.unstableEntries(),
-      committedEntries: this.log.entriesToApply(this.config.applyEntriesCountMax, this.config.appendBytesMax),
+      hardState,
+      mustSync:
+        entries.length > 0 || this.term !== this.handedOutHardState.term || this.vote !== this.handedOutHardState.vote,
+      entries,
+      committedEntries: this.log.takeEntriesToApply(this.config.applyEntriesCountMax, this.config.appendBytesMax),
       messagesNow: this.messagesNow,
       messagesAfterPersist: this.messagesAfterPersist,
       readStates: this.readStates,
     };
+    if (hardState) this.handedOutHardState = hardState;
     this.messagesNow = [];
     this.messagesAfterPersist = [];
     this.readStates = [];
@@ -857,8 +877,8 @@ export class Raft {
     return ready;
   }
 
+  /** The Ready's entries and hard state are on disk, and its committed entries are being applied. */
   advance(ready: Ready): void {
-    if (ready.hardState) this.persistedHardState = ready.hardState;
     const lastPersisted = ready.entries.at(-1);
     if (lastPersisted) this.log.stableTo(lastPersisted.index, lastPersisted.term);
     const lastApplied = ready.committedEntries.at(-1);
