@@ -818,7 +818,9 @@ export class Raft {
     const current = this.hardState();
     const handedOut = this.handedOutHardState;
     return (
-      current.term !== handedOut.term || current.vote !== handedOut.vote || current.commit !== handedOut.commit
+      current.term !== handedOut.term ||
+      current.vote !== handedOut.vote ||
+      current.commit !== handedOut.commit
     );
   }
 
@@ -861,9 +863,14 @@ export class Raft {
       leaderId: this.leaderId,
       hardState,
       mustSync:
-        entries.length > 0 || this.term !== this.handedOutHardState.term || this.vote !== this.handedOutHardState.vote,
+        entries.length > 0 ||
+        this.term !== this.handedOutHardState.term ||
+        this.vote !== this.handedOutHardState.vote,
       entries,
-      committedEntries: this.log.takeEntriesToApply(this.config.applyEntriesCountMax, this.config.appendBytesMax),
+      committedEntries: this.log.takeEntriesToApply(
+        this.config.applyEntriesCountMax,
+        this.config.appendBytesMax,
+      ),
       messagesNow: this.messagesNow,
       messagesAfterPersist: this.messagesAfterPersist,
       readStates: this.readStates,
