@@ -8,6 +8,7 @@ import { startServer } from './node/server.js';
 
 const usage = `usage:
   raftkv node --id N --members 1=host:clientPort:peerPort,... --data-dir DIR [--cluster-token T] [--log-level L]
+              [--enable-fault-injection] [--test-ack-before-fsync] [--test-stale-deposed-reads] [--test-lazy-storage]
   raftkv cluster [--nodes 5] [--base-port 7000] [--data-dir ./data]
   raftkv bench [--compare etcd | --no-etcd] [--scenario put|get|all] [--duration S] [--quick] [--out DIR]`;
 
@@ -22,6 +23,12 @@ async function nodeCommand(argv: string[]): Promise<number> {
     clusterToken: stringFlag(flags, 'cluster-token', 'raftkv'),
     logLevel: stringFlag(flags, 'log-level', 'info'),
     dashboardUrl: flags.has('dashboard-url') ? stringFlag(flags, 'dashboard-url') : undefined,
+    enableFaultInjection: flags.has('enable-fault-injection'),
+    testFlags: {
+      ackBeforeFsync: flags.has('test-ack-before-fsync'),
+      staleDeposedReads: flags.has('test-stale-deposed-reads'),
+      lazyStorage: flags.has('test-lazy-storage'),
+    },
   });
   await new Promise<void>((done) => {
     process.once('SIGTERM', done);
@@ -40,16 +47,9 @@ async function clusterCommand(argv: string[]): Promise<number> {
   });
 }
 
-// Loaded on demand: the bench pulls in the etcd client, which no other command needs.
-async function benchCommand(argv: string[]): Promise<number> {
-  const { benchMain } = await import('../bench/main.js');
-  return benchMain(argv);
-}
-
 const commands: Record<string, (argv: string[]) => Promise<number>> = {
   node: nodeCommand,
   cluster: clusterCommand,
-  bench: benchCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

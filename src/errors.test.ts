@@ -5,7 +5,10 @@ import { errorCodes, RaftkvError } from './errors.js';
 describe('error registry', () => {
   const doc = readFileSync(new URL('../docs/errors.md', import.meta.url), 'utf8');
   const documented = new Map(
-    [...doc.matchAll(/^\| `([A-Z_]+)` \| (\d{3}) \|/gm)].map((match) => [match[1]!, Number(match[2])]),
+    [...doc.matchAll(/^\|\s*`([A-Z_]+)`\s*\|\s*(\d{3})\s*\|/gm)].map((match) => [
+      match[1]!,
+      Number(match[2]),
+    ]),
   );
 
   it('docs/errors.md lists exactly the codes of src/errors.ts, with the same statuses', () => {

@@ -24,6 +24,11 @@ export const errorCodes = {
   OVERLOADED: { status: 429, message: 'Too many requests from this client; retry later' },
   BUSY: { status: 503, message: 'The node has too much pending work; retry later' },
   SHUTTING_DOWN: { status: 503, message: 'The node is shutting down' },
+  FORBIDDEN: { status: 403, message: 'Admin routes need the admin token or a loopback client' },
+  FAULT_INJECTION_DISABLED: {
+    status: 403,
+    message: 'Fault injection is off: start the node with --enable-fault-injection',
+  },
   INTERNAL: { status: 500, message: 'Internal error' },
 } as const satisfies Record<string, { status: number; message: string }>;
 

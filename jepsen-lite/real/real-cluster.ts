@@ -89,6 +89,15 @@ export class RealCluster {
     await exited;
   }
 
+  /** SIGTERM: a graceful stop; resolves with the exit code. */
+  async terminate(id: number): Promise<number | null> {
+    const child = this.processes.get(id);
+    if (!child || !this.isRunning(id)) return child?.exitCode ?? null;
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    child.kill('SIGTERM');
+    return exited;
+  }
+
   pause(id: number): void {
     this.processes.get(id)?.kill('SIGSTOP');
   }

@@ -259,3 +259,55 @@ describe('a follower with no leader', () => {
     }
   });
 });
+
+describe('admin routes', () => {
+  it('answer loopback clients only; faults only with fault injection on', async () => {
+    const applied: unknown[] = [];
+    const withFaults = await startTestNode(1, [member(1)], new MemoryNetwork(), (faults) =>
+      applied.push(faults),
+    );
+    const without = await startTestNode(1, [member(1)], new MemoryNetwork());
+    try {
+      await waitUntil(() => withFaults.node.status().role === 'leader', 'leader');
+      const members = await withFaults.app.inject({ url: '/admin/members' });
+      expect(members.json()).toEqual({
+        voters: [{ id: 1, url: 'http://127.0.0.1:9001', peer: '127.0.0.1:9101' }],
+        learners: [],
+      });
+      const remote = await withFaults.app.inject({ url: '/admin/members', remoteAddress: '10.1.2.3' });
+      expect(remote.statusCode).toBe(403);
+      expect(remote.json().error.code).toBe('FORBIDDEN');
+
+      const fault = { clockOffsetMs: 3_600_000, clockRate: 1.05, diskDelayMs: 20 };
+      const ok = await withFaults.app.inject({ method: 'POST', url: '/admin/faults', payload: fault });
+      expect(ok.statusCode).toBe(200);
+      expect(applied).toEqual([fault]);
+      for (const bad of [
+        { clockRate: 0 },
+        { diskDelayMs: -1 },
+        { clockOffsetMs: 'soon' },
+        { reboot: true },
+      ]) {
+        const refused = await withFaults.app.inject({ method: 'POST', url: '/admin/faults', payload: bad });
+        expect(refused.statusCode, JSON.stringify(bad)).toBeGreaterThanOrEqual(400);
+        expect(refused.statusCode).toBeLessThan(500);
+      }
+      expect(applied).toHaveLength(1);
+
+      const disabled = await without.app.inject({ method: 'POST', url: '/admin/faults', payload: fault });
+      expect(disabled.statusCode).toBe(403);
+      expect(disabled.json().error.code).toBe('FAULT_INJECTION_DISABLED');
+
+      const single = await withFaults.app.inject({
+        method: 'POST',
+        url: '/admin/transfer-leader',
+        payload: {},
+      });
+      expect(single.statusCode).toBe(400);
+      expect(single.json().error.code).toBe('INVALID_ARGUMENT');
+    } finally {
+      await withFaults.stop();
+      await without.stop();
+    }
+  });
+});

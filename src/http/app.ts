@@ -9,6 +9,7 @@ import type { RaftNode, RoleChange } from '../node/node.js';
 import type { StateMachine } from '../statemachine/state-machine.js';
 import { installErrorHandlers } from './errors.js';
 import { createForwarder } from './forward.js';
+import { type Faults, registerAdminRoutes } from './routes/admin.js';
 import { registerKvRoutes } from './routes/kv.js';
 import { registerStatusRoutes } from './routes/status.js';
 
@@ -27,6 +28,8 @@ export interface AppDeps {
   forwardTimeoutMs?: number;
   /** The dashboard's URL, when the node runs under `raftkv cluster`. */
   dashboardUrl?: string;
+  /** Present only with --enable-fault-injection: applies POST /admin/faults. */
+  injectFaults?: (faults: Faults) => void;
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -55,6 +58,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.addHook('onClose', () => forwarder.close());
   registerStatusRoutes(app, deps);
   registerKvRoutes(app, deps, forwarder);
+  registerAdminRoutes(app, deps);
   await app.ready();
   return app;
 }

@@ -32,6 +32,12 @@ export interface LevelStorageOptions {
 
 export class LevelStorage extends MirroredDurableStorage {
   readonly stateMachinePrefix = stateMachinePrefix;
+  /**
+   * Test-only (--test-lazy-storage, and the diskDelayMs fault): each write waits this long in
+   * process memory before it reaches LevelDB, like data that is written but not yet fsync'd.
+   * SIGKILL in that window loses it, as a power cut would (the idea of Jepsen's LazyFS).
+   */
+  unsyncedHoldMs = 0;
 
   private constructor(
     /** Shared with the state machine; closed by close(), so close the state machine first. */
@@ -60,6 +66,7 @@ export class LevelStorage extends MirroredDurableStorage {
   protected async persist(update: StorageUpdate): Promise<void> {
     const writes = this.logWritesFor(update);
     if (writes.length === 0) return;
+    if (this.unsyncedHoldMs > 0) await new Promise((resolve) => setTimeout(resolve, this.unsyncedHoldMs));
     try {
       await this.db.batch(writes, { sync: update.sync !== false });
     } catch (error) {

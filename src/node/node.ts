@@ -66,6 +66,12 @@ export interface NodeOptions {
   onSave?: (durationMs: number, entries: number) => void;
   /** Called when the node hits a fatal error (disk failure, broken invariant). */
   onFatal?: (error: unknown) => void;
+  /**
+   * Test-only planted bug (--test-stale-deposed-reads): while this node believes it leads, it
+   * serves linearizable reads from local state with no ReadIndex round. A deposed leader that
+   * has not noticed yet then serves stale values; jepsen-lite must catch it.
+   */
+  testServeReadsLocallyAsLeader?: boolean;
 }
 
 interface ProposalWaiter {
@@ -196,6 +202,9 @@ export class RaftNode {
   read(mode: 'readIndex' | 'lease'): Promise<number> {
     this.throwIfUnavailable();
     if (this.reads.size >= this.limits.pendingReadsMax) return Promise.reject(new RaftkvError('BUSY'));
+    if (this.options.testServeReadsLocallyAsLeader && this.raft.status().role === 'leader') {
+      return Promise.resolve(this.appliedIndex);
+    }
     const readId = this.nextReadId++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {

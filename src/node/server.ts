@@ -8,7 +8,7 @@ import { buildApp } from '../http/app.js';
 import type { NodeId } from '../raft/messages.js';
 import { LevelStateStore } from '../statemachine/level-state-store.js';
 import { StateMachine } from '../statemachine/state-machine.js';
-import { systemClock } from './clock.js';
+import { SkewedClock, systemClock } from './clock.js';
 import { HttpTransport, registerPeerRoutes } from './http-transport.js';
 import { LevelStorage } from './level-storage.js';
 import { clientUrl, type Member, peerAddress } from './members.js';
@@ -22,7 +22,23 @@ export interface ServerOptions {
   clusterToken: string;
   logLevel?: string;
   dashboardUrl?: string;
+  /** POST /admin/faults may skew this node's clock and slow its disk (tests only). */
+  enableFaultInjection?: boolean;
+  /** Test-only planted bugs and test storage (docs/testing.md). */
+  testFlags?: TestFlags;
 }
+
+export interface TestFlags {
+  /** Followers acknowledge entries before they are on disk. */
+  ackBeforeFsync?: boolean;
+  /** A node that believes it leads serves linearizable reads locally. */
+  staleDeposedReads?: boolean;
+  /** Writes wait in process memory before reaching LevelDB, so SIGKILL loses them. */
+  lazyStorage?: boolean;
+}
+
+/** How long --test-lazy-storage holds each write before it reaches the disk. */
+const lazyStorageHoldMs = 100;
 
 /** Role changes kept for the status page. */
 const roleChangesKept = 50;
@@ -56,6 +72,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     clusterId: clusterIdOf(options.clusterToken, options.members),
     initialConfig: { voters, learners: [] },
   });
+  const testFlags = options.testFlags ?? {};
+  if (testFlags.lazyStorage) storage.unsyncedHoldMs = lazyStorageHoldMs;
+  const clock = options.enableFaultInjection ? new SkewedClock(systemClock) : systemClock;
+  const raftConfig = testFlags.ackBeforeFsync
+    ? { ...defaultRaftConfig, testFaults: { ackBeforePersist: true } }
+    : defaultRaftConfig;
   const stateStore = await LevelStateStore.open(storage.db, storage.stateMachinePrefix);
   const stateMachine = new StateMachine(stateStore);
   const transport = new HttpTransport({ nodeId: options.id, logger });
@@ -68,11 +90,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   let stopping: Promise<void> | undefined;
   const node = new RaftNode({
     id: options.id,
-    raftConfig: defaultRaftConfig,
+    raftConfig,
     storage,
     transport,
     applier: stateMachine,
-    clock: systemClock,
+    clock,
+    testServeReadsLocallyAsLeader: testFlags.staleDeposedReads,
     random: () => randomInt(2 ** 31) / 2 ** 31,
     tickMs: defaultTickMs,
     onRoleChange: (change) => {
@@ -101,11 +124,22 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     roleChanges: () => roleChanges,
     logger: logger.child({ component: 'http' }),
     dashboardUrl: options.dashboardUrl,
+    injectFaults:
+      clock instanceof SkewedClock
+        ? (faults) => {
+            clock.setFaults(faults);
+            if (faults.diskDelayMs !== undefined) storage.unsyncedHoldMs = faults.diskDelayMs;
+            logger.warn({ faults }, 'fault injected');
+          }
+        : undefined,
   });
   await peerApp.listen({ host: self.host, port: self.peerPort });
   await clientApp.listen({ host: self.host, port: self.clientPort });
   node.start();
-  logger.info({ client: clientUrl(self), peer: peerAddress(self), dataDir: options.dataDir }, 'node started');
+  logger.info(
+    { client: clientUrl(self), peer: peerAddress(self), dataDir: options.dataDir, testFlags },
+    'node started',
+  );
 
   async function stop(): Promise<void> {
     logger.info('stopping');

@@ -1,7 +1,7 @@
 // An in-process node built from the in-memory twins (storage, state store, network): the same
 // RaftNode and state machine a real node runs, for inject() tests and in-process clusters.
 import { defaultRaftConfig } from '../config.js';
-import { buildApp } from '../http/app.js';
+import { type AppDeps, buildApp } from '../http/app.js';
 import { StateMachine } from '../statemachine/state-machine.js';
 import { MemoryStateStore } from '../statemachine/state-store.js';
 import { systemClock } from './clock.js';
@@ -14,7 +14,12 @@ import { RaftNode } from './node.js';
 /** A short tick so in-process tests elect within tens of milliseconds. */
 export const testTickMs = 5;
 
-export async function startTestNode(id: number, members: Member[], network: MemoryNetwork) {
+export async function startTestNode(
+  id: number,
+  members: Member[],
+  network: MemoryNetwork,
+  injectFaults?: AppDeps['injectFaults'],
+) {
   const voters = members.map((member) => member.id);
   const storage = new MemoryDurableStorage({ voters, learners: [] });
   const stateMachine = new StateMachine(new MemoryStateStore());
@@ -36,7 +41,7 @@ export async function startTestNode(id: number, members: Member[], network: Memo
     tickMs: testTickMs,
   });
   const metrics = new NodeMetrics();
-  const app = await buildApp({ node, stateMachine, members, metrics, roleChanges: () => [] });
+  const app = await buildApp({ node, stateMachine, members, metrics, roleChanges: () => [], injectFaults });
   node.start();
   return {
     node,
