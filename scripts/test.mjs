@@ -11,6 +11,45 @@ function run(command, args) {
   return result.status ?? 1;
 }
 
+// System packages the tests need (design.md §9): installed with apt-get when we may, otherwise
+// we stop at once with the exact command to run. Nothing is skipped quietly.
+const systemPackages = [
+  { command: 'etcd', package: 'etcd-server', why: 'the bench smoke test runs etcd side by side' },
+  { command: 'etcdctl', package: 'etcd-client', why: 'the bench talks to etcd' },
+  { command: 'chromium', package: 'chromium', why: 'browser tests render the reports', env: 'CHROMIUM_PATH' },
+];
+
+function onPath(command) {
+  return spawnSync('sh', ['-c', `command -v ${command}`], { stdio: 'ignore' }).status === 0;
+}
+
+function ensureSystemPackages() {
+  const missing = systemPackages.filter((entry) => !(entry.env && process.env[entry.env]) && !onPath(entry.command));
+  if (missing.length === 0) return;
+  const names = missing.map((entry) => entry.package).join(' ');
+  const isRoot = process.getuid?.() === 0;
+  const sudo = !isRoot && spawnSync('sudo', ['-n', 'true'], { stdio: 'ignore' }).status === 0;
+  if (!isRoot && !sudo) {
+    for (const entry of missing) console.error(`missing ${entry.command}: ${entry.why}`);
+    console.error(`install them first:  sudo apt-get update && sudo apt-get install -y ${names}`);
+    console.log('0 passed, 1 failed');
+    process.exit(1);
+  }
+  console.log(`installing ${names} (apt-get)...`);
+  const prefix = isRoot ? [] : ['sudo', '-n'];
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  for (const args of [['apt-get', 'update', '-qq'], ['apt-get', 'install', '-y', '-qq', ...names.split(' ')]]) {
+    const command = [...prefix, ...args];
+    const result = spawnSync(command[0], command.slice(1), { stdio: 'inherit', env });
+    if (result.status !== 0) {
+      console.error(`"${command.join(' ')}" failed: install ${names} by hand`);
+      console.log('0 passed, 1 failed');
+      process.exit(1);
+    }
+  }
+}
+
+ensureSystemPackages();
 const buildStatus = run('npx', ['tsc', '-p', 'tsconfig.json']);
 if (buildStatus !== 0) {
   console.error('build failed');
