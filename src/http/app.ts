@@ -7,7 +7,7 @@ import type { Member } from '../node/members.js';
 import type { NodeMetrics } from '../node/metrics.js';
 import type { RaftNode, RoleChange } from '../node/node.js';
 import type { StateMachine } from '../statemachine/state-machine.js';
-import { installErrorHandlers } from './errors.js';
+import { installErrorHandlers, toRaftkvError } from './errors.js';
 import { createForwarder } from './forward.js';
 import { type Faults, registerAdminRoutes } from './routes/admin.js';
 import { registerKvRoutes } from './routes/kv.js';
@@ -39,6 +39,15 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     bodyLimit: bodyBytesMax,
     disableRequestLogging: true,
     return503OnClosing: true,
+    // Errors fastify raises before routing (a malformed URL, say) get our error shape too.
+    frameworkErrors: (
+      error: Error,
+      _request: unknown,
+      reply: { status(code: number): { send(body: unknown): void } },
+    ) => {
+      const mapped = toRaftkvError(error);
+      reply.status(mapped.status).send(mapped.toJSON());
+    },
   } as never) as unknown as FastifyInstance;
   installErrorHandlers(app);
   // JSON (fastify's parser) and msgpack only: a text/plain body is refused, not read as a string.
