@@ -1,10 +1,15 @@
 // `raftkv cluster`: a local cluster of node processes, each in its own process group, with its
-// log in <data-dir>/n<i>.log. Ctrl-C reaches the launcher, which stops the nodes in order.
+// log in <data-dir>/n<i>.log, and the dashboard on the base port. Ctrl-C reaches the launcher,
+// which stops the nodes in order.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { LinkMesh } from '../jepsen-lite/real/link-proxy.js';
 import { formatMembers, type Member } from '../src/node/members.js';
+import { type RunningDashboard, startDashboard } from './dashboard/dashboard.js';
+import { EventLog, formatClock } from './dashboard/event-log.js';
+import { NodeSupervisor } from './node-supervisor.js';
 
 export interface ClusterOptions {
   nodes: number;
@@ -30,7 +35,13 @@ export function clusterMembers(options: ClusterOptions): Member[] {
   }));
 }
 
-export function startNodeProcess(member: Member, members: readonly Member[], dataDir: string): ChildProcess {
+/** `members` is the node's own view of the cluster (its --members); `extraArgs` follow the usual flags. */
+export function startNodeProcess(
+  member: Member,
+  members: readonly Member[],
+  dataDir: string,
+  extraArgs: readonly string[] = [],
+): ChildProcess {
   mkdirSync(dataDir, { recursive: true });
   const log = openSync(join(dataDir, `n${member.id}.log`), 'a');
   const args = [
@@ -42,6 +53,7 @@ export function startNodeProcess(member: Member, members: readonly Member[], dat
     formatMembers(members),
     '--data-dir',
     join(dataDir, `n${member.id}`),
+    ...extraArgs,
   ];
   return spawn(process.execPath, args, { detached: true, stdio: ['ignore', log, log] });
 }
@@ -66,10 +78,9 @@ export async function stopNodeProcess(child: ChildProcess): Promise<void> {
   }
 }
 
-export async function runCluster(options: ClusterOptions): Promise<number> {
-  const members = clusterMembers(options);
-  const children = members.map((member) => startNodeProcess(member, members, options.dataDir));
-  console.log(`raftkv: ${members.length} nodes, data and logs in ${options.dataDir}`);
+function printWelcome(members: readonly Member[], dashboardUrl: string, dataDir: string): void {
+  console.log(`raftkv: ${members.length} nodes, data and logs in ${dataDir}`);
+  console.log(`  dashboard: ${dashboardUrl}/  (kill, pause, isolate nodes; write load; failover times)`);
   for (const member of members) {
     console.log(
       `  node ${member.id}: http://${member.host}:${member.clientPort}/  (peers on ${member.peerPort})`,
@@ -79,14 +90,41 @@ export async function runCluster(options: ClusterOptions): Promise<number> {
     `try: curl -X PUT http://${members[0]!.host}:${members[0]!.clientPort}/v1/kv/hello -H 'content-type: application/json' -d '{"value":"world"}'`,
   );
   console.log('Ctrl-C stops the cluster.');
-  for (const [i, child] of children.entries()) {
-    child.on('exit', (code, signal) => console.log(`node ${members[i]!.id} exited (${signal ?? code})`));
+}
+
+export async function runCluster(options: ClusterOptions): Promise<number> {
+  const members = clusterMembers(options);
+  const host = options.host ?? '127.0.0.1';
+  const dashboardUrl = `http://${host}:${options.basePort}`;
+  const events = new EventLog();
+  events.subscribe((event) => console.log(`[${formatClock(event.atMs)}] ${event.text}`));
+  // Every peer link goes through a proxy of the launcher, so the dashboard can isolate a node.
+  const links = await LinkMesh.start(members);
+  const supervisor = new NodeSupervisor({
+    members,
+    links,
+    events,
+    // Each node's status page links back to the dashboard.
+    spawnNode: (member, view) =>
+      startNodeProcess(member, view, options.dataDir, ['--dashboard-url', dashboardUrl]),
+    stopNode: stopNodeProcess,
+  });
+  let dashboard: RunningDashboard;
+  try {
+    dashboard = await startDashboard({ supervisor, events, host, port: options.basePort });
+  } catch (error) {
+    await links.close();
+    throw error;
   }
+  for (const member of members) supervisor.start(member.id);
+  printWelcome(members, dashboardUrl, options.dataDir);
   await new Promise<void>((resolve) => {
     process.once('SIGINT', resolve);
     process.once('SIGTERM', resolve);
   });
   console.log('stopping the cluster...');
-  for (const child of children) await stopNodeProcess(child);
+  await dashboard.close();
+  await supervisor.stopAll();
+  await links.close();
   return 0;
 }

@@ -17,6 +17,7 @@ const systemPackages = [
   { command: 'etcd', package: 'etcd-server', why: 'the bench smoke test runs etcd side by side' },
   { command: 'etcdctl', package: 'etcd-client', why: 'the bench talks to etcd' },
   { command: 'chromium', package: 'chromium', why: 'browser tests render the reports', env: 'CHROMIUM_PATH' },
+  { command: 'docker-compose', package: 'docker-compose', why: 'a test reads docker-compose.yml with it' },
 ];
 
 function onPath(command) {

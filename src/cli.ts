@@ -3,18 +3,41 @@
 import { resolve } from 'node:path';
 import { runCluster } from '../cluster/launcher.js';
 import { integerFlag, parseFlags, stringFlag, UsageError } from './cli-args.js';
+import { defaultQuorumReadConfig } from './config.js';
 import { MembersParseError, parseMembers } from './node/members.js';
 import { startServer } from './node/server.js';
 
 const usage = `usage:
   raftkv node --id N --members 1=host:clientPort:peerPort,... --data-dir DIR [--cluster-token T] [--log-level L]
+              [--listen-host H] [--dashboard-url URL]
               [--enable-fault-injection] [--test-ack-before-fsync] [--test-stale-deposed-reads] [--test-lazy-storage]
+              [--read-quorum R] [--unsafe-allow-weak-quorum] [--quorum-hedge-ms MS] [--test-skip-pqr-wait]
   raftkv cluster [--nodes 5] [--base-port 7000] [--data-dir ./data]
-  raftkv bench [--compare etcd | --no-etcd] [--scenario put|get|all] [--duration S] [--quick] [--out DIR]`;
+  raftkv bench [--compare etcd | --no-etcd] [--scenario put|get|all] [--duration S] [--quick] [--out DIR]
+  raftkv jepsen [--workload register|set] [--nemesis kill,pause,partition,slow,clock|all|none] [--time S]
+              [--rate OPS_PER_S] [--concurrency N] [--consistency L] [--node-flags "FLAGS"] [--seed N]`;
 
 async function nodeCommand(argv: string[]): Promise<number> {
   const flags = parseFlags(argv, {
-    values: ['id', 'members', 'data-dir', 'cluster-token', 'log-level', 'dashboard-url'],
+    values: [
+      'id',
+      'members',
+      'data-dir',
+      'cluster-token',
+      'log-level',
+      'dashboard-url',
+      'listen-host',
+      'read-quorum',
+      'quorum-hedge-ms',
+    ],
+    booleans: [
+      'enable-fault-injection',
+      'test-ack-before-fsync',
+      'test-stale-deposed-reads',
+      'test-lazy-storage',
+      'unsafe-allow-weak-quorum',
+      'test-skip-pqr-wait',
+    ],
   });
   const server = await startServer({
     id: integerFlag(flags, 'id', 0, 1),
@@ -23,11 +46,18 @@ async function nodeCommand(argv: string[]): Promise<number> {
     clusterToken: stringFlag(flags, 'cluster-token', 'raftkv'),
     logLevel: stringFlag(flags, 'log-level', 'info'),
     dashboardUrl: flags.has('dashboard-url') ? stringFlag(flags, 'dashboard-url') : undefined,
+    listenHost: flags.has('listen-host') ? stringFlag(flags, 'listen-host') : undefined,
     enableFaultInjection: flags.has('enable-fault-injection'),
+    quorumReads: {
+      readQuorum: flags.has('read-quorum') ? integerFlag(flags, 'read-quorum', 0, 1) : undefined,
+      allowWeakQuorum: flags.has('unsafe-allow-weak-quorum'),
+      hedgeDelayMs: integerFlag(flags, 'quorum-hedge-ms', defaultQuorumReadConfig.hedgeDelayMs),
+    },
     testFlags: {
       ackBeforeFsync: flags.has('test-ack-before-fsync'),
       staleDeposedReads: flags.has('test-stale-deposed-reads'),
       lazyStorage: flags.has('test-lazy-storage'),
+      skipPqrWait: flags.has('test-skip-pqr-wait'),
     },
   });
   await new Promise<void>((done) => {
@@ -47,9 +77,23 @@ async function clusterCommand(argv: string[]): Promise<number> {
   });
 }
 
+// Loaded on demand: the bench pulls in the etcd client, which no other command needs.
+async function benchCommand(argv: string[]): Promise<number> {
+  const { benchMain } = await import('../bench/main.js');
+  return benchMain(argv);
+}
+
+// Loaded on demand, like the bench: the fault-injection harness is no part of a node.
+async function jepsenCommand(argv: string[]): Promise<number> {
+  const { jepsenMain } = await import('../jepsen-lite/run.js');
+  return jepsenMain(argv);
+}
+
 const commands: Record<string, (argv: string[]) => Promise<number>> = {
   node: nodeCommand,
   cluster: clusterCommand,
+  bench: benchCommand,
+  jepsen: jepsenCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -78,3 +78,24 @@ export function validateRaftConfig(config: RaftConfig): RaftConfig {
 
 /** How long one tick lasts on a real node. */
 export const tickMs = 50;
+
+/** Quorum reads (design.md §5): R replicas per read, hedged, waiting out pending writes. */
+export interface QuorumReadConfig {
+  /** --read-quorum: replicas per read; absent: N - W + 1 of the voters at each read. */
+  readQuorum?: number;
+  /** --unsafe-allow-weak-quorum: accept R + W <= N, with reads that may miss acknowledged writes. */
+  allowWeakQuorum: boolean;
+  /** --quorum-hedge-ms: when R replies are not all in after this long, one more replica is asked. */
+  hedgeDelayMs: number;
+  /** While a read waits for a pending write to apply, its replicas are asked again this often. */
+  pendingPollMs: number;
+  /** --test-skip-pqr-wait, a planted bug: reads ignore pending writes (docs/testing.md). */
+  testSkipPendingWait: boolean;
+}
+
+export const defaultQuorumReadConfig: QuorumReadConfig = {
+  allowWeakQuorum: false,
+  hedgeDelayMs: 100,
+  pendingPollMs: 5,
+  testSkipPendingWait: false,
+};

@@ -7,6 +7,8 @@ export interface KvAnswer {
   body: Record<string, unknown> | null;
   /** A network error or timeout: the request may or may not have had an effect. */
   networkError?: string;
+  /** Its code (`ECONNREFUSED`, `UND_ERR_HEADERS_TIMEOUT`, ...) when it has one. */
+  networkErrorCode?: string;
 }
 
 export class KvClient {
@@ -30,12 +32,15 @@ export class KvClient {
         body: text ? (JSON.parse(text) as Record<string, unknown>) : null,
       };
     } catch (error) {
-      return { status: 0, body: null, networkError: (error as Error).message };
+      const { message, code } = error as NodeJS.ErrnoException;
+      return { status: 0, body: null, networkError: message, ...(code === undefined ? {} : { networkErrorCode: code }) };
     }
   }
 
-  put(baseUrl: string, key: string, value: unknown): Promise<KvAnswer> {
-    return this.call('PUT', `${baseUrl}/v1/kv/${encodeURIComponent(key)}`, { value });
+  /** With `ifRevision`, a compare-and-set: only if the key's modRevision is that (0: only if absent). */
+  put(baseUrl: string, key: string, value: unknown, ifRevision?: number): Promise<KvAnswer> {
+    const condition = ifRevision === undefined ? '' : `?ifRevision=${ifRevision}`;
+    return this.call('PUT', `${baseUrl}/v1/kv/${encodeURIComponent(key)}${condition}`, { value });
   }
 
   get(baseUrl: string, key: string, consistency = 'linearizable'): Promise<KvAnswer> {
@@ -52,4 +57,11 @@ export class KvClient {
   close(): Promise<void> {
     return this.agent.close();
   }
+}
+
+/** Why a request did not succeed, for the history: the error code, else the HTTP status or network error. */
+export function failureOf(answer: KvAnswer): string {
+  if (answer.networkError !== undefined) return answer.networkError;
+  const error = answer.body?.error as { code?: unknown } | undefined;
+  return typeof error?.code === 'string' ? error.code : `HTTP ${answer.status}`;
 }

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { request } from 'undici';
 import { startNodeProcess, stopNodeProcess } from '../../cluster/launcher.js';
 import type { Member } from '../../src/node/members.js';
+import { LinkMesh } from './link-proxy.js';
 import { freePorts } from './ports.js';
 
 export interface NodeStatus {
@@ -42,15 +43,30 @@ export async function waitFor<T>(
   );
 }
 
+export interface RealClusterOptions {
+  /**
+   * Route every directed peer link through its own proxy (`links`), so that each direction
+   * can be cut, delayed or made lossy. Clients still reach the nodes directly.
+   */
+  proxies?: boolean;
+  /** Flags added to every node's command line (planted bugs, fault injection). */
+  nodeFlags?: readonly string[];
+  /** Draws for lossy links: [0, 1). */
+  random?: () => number;
+}
+
 export class RealCluster {
   private readonly processes = new Map<number, ChildProcess>();
 
   private constructor(
     readonly members: Member[],
     readonly dataDir: string,
+    /** The proxies of every directed peer link, when started with `proxies: true`. */
+    readonly links: LinkMesh | undefined,
+    private readonly nodeFlags: readonly string[],
   ) {}
 
-  static async start(nodes = 5): Promise<RealCluster> {
+  static async start(nodes = 5, options: RealClusterOptions = {}): Promise<RealCluster> {
     const ports = await freePorts(nodes * 2);
     const members = Array.from({ length: nodes }, (_, i) => ({
       id: i + 1,
@@ -59,7 +75,8 @@ export class RealCluster {
       peerPort: ports[nodes + i]!,
     }));
     const dataDir = await mkdtemp(join(tmpdir(), 'raftkv-real-'));
-    const cluster = new RealCluster(members, dataDir);
+    const links = options.proxies ? await LinkMesh.start(members, options.random) : undefined;
+    const cluster = new RealCluster(members, dataDir, links, options.nodeFlags ?? []);
     for (const member of members) cluster.startNode(member.id);
     return cluster;
   }
@@ -72,7 +89,8 @@ export class RealCluster {
 
   startNode(id: number): void {
     const member = this.members.find((m) => m.id === id)!;
-    this.processes.set(id, startNodeProcess(member, this.members, this.dataDir));
+    const view = this.links?.membersSeenBy(id) ?? this.members;
+    this.processes.set(id, startNodeProcess(member, view, this.dataDir, this.nodeFlags));
   }
 
   isRunning(id: number): boolean {
@@ -148,10 +166,12 @@ export class RealCluster {
       this.resume(id);
       await stopNodeProcess(child);
     }
+    await this.links?.close();
   }
 
   async destroy(): Promise<void> {
     for (const id of this.processes.keys()) await this.kill(id);
+    await this.links?.close();
     await rm(this.dataDir, { recursive: true, force: true });
   }
 }

@@ -54,7 +54,7 @@ describe('client routes on a single-node cluster', () => {
 
   it('every consistency level serves the read and says which it was', async () => {
     await put('levels', { value: 1 });
-    for (const level of ['linearizable', 'lease', 'stale']) {
+    for (const level of ['linearizable', 'lease', 'quorum', 'stale']) {
       const got = await app.inject({ url: `/v1/kv/levels?consistency=${level}` });
       expect(got.statusCode).toBe(200);
       expect(got.headers['x-consistency']).toBe(level);
@@ -62,6 +62,33 @@ describe('client routes on a single-node cluster', () => {
     const bad = await app.inject({ url: '/v1/kv/levels?consistency=eventual' });
     expect(bad.statusCode).toBe(400);
     expect(bad.json().error.code).toBe('INVALID_ARGUMENT');
+  });
+
+  it('a quorum read answers like the others and says which replica served it at which index', async () => {
+    const { revision } = (await put('quorum/k', { value: [1, 2] })).json();
+    const got = await app.inject({ url: '/v1/kv/quorum/k?consistency=quorum' });
+    expect(got.statusCode).toBe(200);
+    expect(got.json()).toEqual({
+      key: 'quorum/k',
+      value: [1, 2],
+      createRevision: revision,
+      modRevision: revision,
+      version: 1,
+    });
+    expect(Number(got.headers['x-raft-index'])).toBeGreaterThanOrEqual(revision);
+    expect(got.headers['x-quorum-replica']).toBe('1');
+    const absent = await app.inject({ url: '/v1/kv/quorum/absent?consistency=quorum' });
+    expect(absent.statusCode).toBe(404);
+    expect(absent.json().error.code).toBe('KEY_NOT_FOUND');
+  });
+
+  it('a stale read says how far behind it may be: the commit index this node last heard', async () => {
+    const { revision } = (await put('stale/k', { value: 1 })).json();
+    const got = await app.inject({ url: '/v1/kv/stale/k?consistency=stale' });
+    expect(Number(got.headers['x-raft-commit-index'])).toBeGreaterThanOrEqual(revision);
+    expect(Number(got.headers['x-raft-index'])).toBeLessThanOrEqual(
+      Number(got.headers['x-raft-commit-index']),
+    );
   });
 
   it('percent-decoded keys may contain slashes and unicode', async () => {
@@ -174,6 +201,12 @@ describe('client routes on a single-node cluster', () => {
       code: 'INVALID_REVISION',
     },
     { name: 'bad range limit', request: { url: '/v1/kv?limit=0' }, status: 400, code: 'INVALID_ARGUMENT' },
+    {
+      name: 'quorum reads are per key, not ranges',
+      request: { url: '/v1/kv?consistency=quorum' },
+      status: 400,
+      code: 'INVALID_ARGUMENT',
+    },
     {
       name: 'unsupported media type',
       request: { method: 'PUT', url: '/v1/kv/k', headers: { 'content-type': 'text/plain' }, payload: 'hi' },

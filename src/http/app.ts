@@ -6,6 +6,7 @@ import { RaftkvError } from '../errors.js';
 import type { Member } from '../node/members.js';
 import type { NodeMetrics } from '../node/metrics.js';
 import type { RaftNode, RoleChange } from '../node/node.js';
+import type { QuorumReads } from '../quorum/quorum-read.js';
 import type { StateMachine } from '../statemachine/state-machine.js';
 import { installErrorHandlers, toRaftkvError } from './errors.js';
 import { createForwarder } from './forward.js';
@@ -20,6 +21,8 @@ export interface AppDeps {
   node: RaftNode;
   stateMachine: StateMachine;
   members: readonly Member[];
+  /** The coordinator of `consistency=quorum` reads. */
+  quorumReads: QuorumReads;
   metrics: NodeMetrics;
   /** Recent role changes, newest last (status page). */
   roleChanges: () => readonly RoleChange[];

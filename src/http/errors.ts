@@ -1,6 +1,6 @@
 // One error handler for every route: RaftkvError keeps its code; fastify's own input errors
 // map to stable codes; anything else is a bug (500 INTERNAL, logged).
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { RaftkvError } from '../errors.js';
 
 const fastifyCodes: Record<string, () => RaftkvError> = {
@@ -26,13 +26,16 @@ export function toRaftkvError(error: FastifyError | Error): RaftkvError {
   return new RaftkvError('INTERNAL');
 }
 
+/** Answers an error as `{"error": {...}}` with its code's status; anything unexpected is logged. */
+export function sendError(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply) {
+  const mapped = toRaftkvError(error);
+  if (mapped.code === 'INTERNAL') request.log.error({ err: error }, 'unexpected error');
+  if (mapped.status === 503 || mapped.status === 429) reply.header('retry-after', '1');
+  return reply.status(mapped.status).send(mapped.toJSON());
+}
+
 export function installErrorHandlers(app: FastifyInstance): void {
-  app.setErrorHandler((error: FastifyError, request, reply) => {
-    const mapped = toRaftkvError(error);
-    if (mapped.code === 'INTERNAL') request.log.error({ err: error }, 'unexpected error');
-    if (mapped.status === 503 || mapped.status === 429) reply.header('retry-after', '1');
-    return reply.status(mapped.status).send(mapped.toJSON());
-  });
+  app.setErrorHandler(sendError);
   app.setNotFoundHandler((request, reply) => {
     const error = new RaftkvError('NOT_FOUND', `No route ${request.method} ${request.url.split('?')[0]}`);
     return reply.status(error.status).send(error.toJSON());

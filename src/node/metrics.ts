@@ -47,6 +47,21 @@ export class NodeMetrics {
     buckets: [0, 1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024],
     registers: [this.registry],
   });
+  readonly quorumReplicaAnswers = new Counter({
+    name: 'raftkv_quorum_replica_answers_total',
+    help: "Quorum-read answers this node gave as a replica (its own reads and its peers')",
+    registers: [this.registry],
+  });
+  readonly quorumHedges = new Counter({
+    name: 'raftkv_quorum_hedged_requests_total',
+    help: 'Quorum reads of this node that asked one more replica because a reply was slow',
+    registers: [this.registry],
+  });
+  readonly quorumPendingWaits = new Counter({
+    name: 'raftkv_quorum_pending_waits_total',
+    help: 'Quorum reads of this node that waited for a pending write to apply',
+    registers: [this.registry],
+  });
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });

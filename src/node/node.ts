@@ -3,6 +3,7 @@
 // It is short and dull on purpose: every decision lives in src/raft.
 import { tickMs as defaultTickMs, type RaftConfig } from '../config.js';
 import { RaftkvError } from '../errors.js';
+import { PendingWriteIndex } from '../quorum/pending-index.js';
 import type { Entry, Message, NodeId } from '../raft/messages.js';
 import { Raft, type RaftStatus, type Ready, type Role } from '../raft/raft.js';
 import type { ApplyResult } from '../statemachine/state-machine.js';
@@ -14,6 +15,8 @@ import type { Transport } from './transport.js';
 export interface Applier {
   appliedIndex(): number;
   applyEntries(entries: readonly Entry[]): Promise<ApplyResult[]>;
+  /** The state keys an entry may write (quorum reads track the unapplied ones). */
+  keysTouched(entry: Entry): readonly string[];
 }
 
 export interface NodeLimits {
@@ -116,6 +119,11 @@ export class RaftNode {
   /** The state machine applies in order, one batch at a time, behind the Ready loop. */
   private applyChain: Promise<void> = Promise.resolve();
   private appliedIndex: number;
+  /**
+   * Quorum reads (design.md §5): per state key, the highest index appended here and not yet
+   * applied. Fed at each Ready's entries (before their save) and after each apply step.
+   */
+  private readonly pendingWrites: PendingWriteIndex;
   private lastRole: Role = 'follower';
   private lastTerm = 0;
   private lastLeaderId: NodeId = 0;
@@ -135,6 +143,8 @@ export class RaftNode {
       random: options.random,
       applied: this.appliedIndex,
     });
+    this.pendingWrites = new PendingWriteIndex(this.appliedIndex);
+    this.notePendingWrites(this.unappliedStoredEntries());
     this.logClock = new LogClock(options.clock, this.lastKnownStampMs());
     this.lastTickAtMs = options.clock.monotonicMs();
     options.transport.onMessages((messages) => this.receive(messages));
@@ -145,6 +155,14 @@ export class RaftNode {
     const last = storage.lastIndex();
     if (last < storage.firstIndex()) return 0;
     return storage.entries(last, last + 1, Number.POSITIVE_INFINITY)[0]!.stampMs;
+  }
+
+  /** Entries on disk past the applied index at start-up: pending writes, like any appended entry. */
+  private unappliedStoredEntries(): Entry[] {
+    const storage = this.options.storage;
+    const first = Math.max(this.appliedIndex + 1, storage.firstIndex());
+    if (first > storage.lastIndex()) return [];
+    return storage.entries(first, storage.lastIndex() + 1, Number.POSITIVE_INFINITY);
   }
 
   start(): void {
@@ -314,6 +332,8 @@ export class RaftNode {
     this.noteRole(ready);
     this.options.transport.send(ready.messagesNow);
     for (const state of ready.readStates) this.onReadState(state.readId, state.index);
+    // Pending from now on, though not yet saved: a quorum read must not miss a write it may wait for.
+    this.notePendingWrites(ready.entries);
     const saved = ready.hardState || ready.entries.length > 0 ? this.save(ready) : Promise.resolve();
     if (ready.committedEntries.length > 0) {
       // Committed entries already on this node's disk apply at once; others after this save.
@@ -367,6 +387,7 @@ export class RaftNode {
         const results = await this.options.applier.applyEntries(entries);
         for (const [offset, entry] of entries.entries()) this.onApplied(entry, results[offset] ?? null);
         this.appliedIndex = entries.at(-1)!.index;
+        this.pendingWrites.markApplied(this.appliedIndex);
         this.releaseApplyWaiters();
       })
       .catch((error) => this.fail(error));
@@ -390,6 +411,24 @@ export class RaftNode {
   }
 
   // ---- reads -------------------------------------------------------------------------------------
+
+  private notePendingWrites(entries: readonly Entry[]): void {
+    if (entries.length === 0) return;
+    const applier = this.options.applier;
+    this.pendingWrites.append(
+      entries.map((entry) => ({ index: entry.index, keys: applier.keysTouched(entry) })),
+    );
+  }
+
+  /** The highest index appended here, not yet applied, whose command may write `stateKey`; 0 if none. */
+  pendingIndex(stateKey: string): number {
+    return this.pendingWrites.pendingIndex(stateKey);
+  }
+
+  /** The index of the last entry the state machine applied (its state is at least this fresh). */
+  lastAppliedIndex(): number {
+    return this.appliedIndex;
+  }
 
   private onReadState(readId: number, index: number | null): void {
     const waiter = this.reads.get(readId);

@@ -3,9 +3,18 @@
 import { createHash, randomInt } from 'node:crypto';
 import Fastify from 'fastify';
 import { type Logger, pino } from 'pino';
-import { defaultRaftConfig, tickMs as defaultTickMs } from '../config.js';
+import {
+  defaultQuorumReadConfig,
+  defaultRaftConfig,
+  tickMs as defaultTickMs,
+  type QuorumReadConfig,
+} from '../config.js';
 import { buildApp } from '../http/app.js';
+import { registerQuorumReadRoute } from '../http/routes/peer-quorum.js';
+import { createNodeQuorumReads } from '../quorum/node-quorum-reads.js';
+import { readQuorumSize } from '../quorum/quorum-rule.js';
 import type { NodeId } from '../raft/messages.js';
+import { kvService } from '../statemachine/kv.js';
 import { LevelStateStore } from '../statemachine/level-state-store.js';
 import { StateMachine } from '../statemachine/state-machine.js';
 import { SkewedClock, systemClock } from './clock.js';
@@ -13,7 +22,7 @@ import { HttpTransport, registerPeerRoutes } from './http-transport.js';
 import { LevelStorage } from './level-storage.js';
 import { clientUrl, type Member, peerAddress } from './members.js';
 import { NodeMetrics } from './metrics.js';
-import { RaftNode, type RoleChange } from './node.js';
+import { defaultNodeLimits, RaftNode, type RoleChange } from './node.js';
 
 export interface ServerOptions {
   id: NodeId;
@@ -22,8 +31,15 @@ export interface ServerOptions {
   clusterToken: string;
   logLevel?: string;
   dashboardUrl?: string;
+  /**
+   * The address both servers bind; by default the host of this node's own --members entry. In a
+   * container it is 0.0.0.0, while peers dial the service name in --members.
+   */
+  listenHost?: string;
   /** POST /admin/faults may skew this node's clock and slow its disk (tests only). */
   enableFaultInjection?: boolean;
+  /** Quorum reads: --read-quorum, --unsafe-allow-weak-quorum, --quorum-hedge-ms. */
+  quorumReads?: Partial<Omit<QuorumReadConfig, 'testSkipPendingWait'>>;
   /** Test-only planted bugs and test storage (docs/testing.md). */
   testFlags?: TestFlags;
 }
@@ -35,6 +51,8 @@ export interface TestFlags {
   staleDeposedReads?: boolean;
   /** Writes wait in process memory before reaching LevelDB, so SIGKILL loses them. */
   lazyStorage?: boolean;
+  /** Quorum reads ignore pending writes (the Paxos Quorum Reads wait is skipped). */
+  skipPqrWait?: boolean;
 }
 
 /** How long --test-lazy-storage holds each write before it reaches the disk. */
@@ -65,6 +83,14 @@ export interface RunningServer {
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const self = options.members.find((member) => member.id === options.id);
   if (!self) throw new Error(`--id ${options.id} is not in --members`);
+  const testFlags = options.testFlags ?? {};
+  const quorumConfig = {
+    ...defaultQuorumReadConfig,
+    ...options.quorumReads,
+    testSkipPendingWait: !!testFlags.skipPqrWait,
+  };
+  // Refused before anything starts; each read checks R again against the voters of its time.
+  readQuorumSize(options.members.length, quorumConfig.readQuorum, quorumConfig.allowWeakQuorum);
   const logger = pino({ level: options.logLevel ?? 'info', base: { node: options.id } });
   const voters = options.members.map((member) => member.id);
   const storage = await LevelStorage.open(options.dataDir, {
@@ -72,7 +98,6 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     clusterId: clusterIdOf(options.clusterToken, options.members),
     initialConfig: { voters, learners: [] },
   });
-  const testFlags = options.testFlags ?? {};
   if (testFlags.lazyStorage) storage.unsyncedHoldMs = lazyStorageHoldMs;
   const clock = options.enableFaultInjection ? new SkewedClock(systemClock) : systemClock;
   const raftConfig = testFlags.ackBeforeFsync
@@ -114,12 +139,22 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       void (stopping ?? stop()).finally(() => process.exit(70));
     },
   });
+  const quorum = createNodeQuorumReads({
+    node,
+    kvState: stateMachine.reader(kvService),
+    members: options.members,
+    config: quorumConfig,
+    readTimeoutMs: defaultNodeLimits.readTimeoutMs,
+    metrics,
+  });
   const peerApp = Fastify({ logger: false });
   registerPeerRoutes(peerApp, transport);
+  registerQuorumReadRoute(peerApp, quorum.answerLocally);
   const clientApp = await buildApp({
     node,
     stateMachine,
     members: options.members,
+    quorumReads: quorum.reads,
     metrics,
     roleChanges: () => roleChanges,
     logger: logger.child({ component: 'http' }),
@@ -133,8 +168,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
           }
         : undefined,
   });
-  await peerApp.listen({ host: self.host, port: self.peerPort });
-  await clientApp.listen({ host: self.host, port: self.clientPort });
+  const listenHost = options.listenHost ?? self.host;
+  await peerApp.listen({ host: listenHost, port: self.peerPort });
+  await clientApp.listen({ host: listenHost, port: self.clientPort });
   node.start();
   logger.info(
     { client: clientUrl(self), peer: peerAddress(self), dataDir: options.dataDir, testFlags },
@@ -147,6 +183,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     await withDeadline(clientApp.close(), drainWaitMs);
     await node.stop();
     await peerApp.close();
+    await quorum.close();
     await transport.close();
     await storage.close();
     logger.info('stopped');

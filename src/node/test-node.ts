@@ -1,7 +1,9 @@
 // An in-process node built from the in-memory twins (storage, state store, network): the same
 // RaftNode and state machine a real node runs, for inject() tests and in-process clusters.
-import { defaultRaftConfig } from '../config.js';
+import { defaultQuorumReadConfig, defaultRaftConfig } from '../config.js';
 import { type AppDeps, buildApp } from '../http/app.js';
+import { createNodeQuorumReads } from '../quorum/node-quorum-reads.js';
+import { kvService } from '../statemachine/kv.js';
 import { StateMachine } from '../statemachine/state-machine.js';
 import { MemoryStateStore } from '../statemachine/state-store.js';
 import { systemClock } from './clock.js';
@@ -9,7 +11,7 @@ import type { Member } from './members.js';
 import { MemoryDurableStorage } from './memory-durable-storage.js';
 import type { MemoryNetwork } from './memory-transport.js';
 import { NodeMetrics } from './metrics.js';
-import { RaftNode } from './node.js';
+import { defaultNodeLimits, RaftNode } from './node.js';
 
 /** A short tick so in-process tests elect within tens of milliseconds. */
 export const testTickMs = 5;
@@ -41,7 +43,24 @@ export async function startTestNode(
     tickMs: testTickMs,
   });
   const metrics = new NodeMetrics();
-  const app = await buildApp({ node, stateMachine, members, metrics, roleChanges: () => [], injectFaults });
+  // Peers are reached over HTTP: in-process, only a single-node cluster serves quorum reads.
+  const quorum = createNodeQuorumReads({
+    node,
+    kvState: stateMachine.reader(kvService),
+    members,
+    config: defaultQuorumReadConfig,
+    readTimeoutMs: defaultNodeLimits.readTimeoutMs,
+    metrics,
+  });
+  const app = await buildApp({
+    node,
+    stateMachine,
+    members,
+    quorumReads: quorum.reads,
+    metrics,
+    roleChanges: () => [],
+    injectFaults,
+  });
   node.start();
   return {
     node,
@@ -49,6 +68,7 @@ export async function startTestNode(
     async stop() {
       await app.close();
       await node.stop();
+      await quorum.close();
       await transport.close();
     },
   };

@@ -38,3 +38,8 @@ export interface Service<C extends Command = Command> {
   /** The keys (in the service's namespace) a command may write: quorum reads track them (§5). */
   keysTouched(command: C): string[];
 }
+
+/** A service's key as the state store holds it: qualified by the service's namespace. */
+export function qualifiedKey(service: Service, key: string): string {
+  return service.namespace + key;
+}

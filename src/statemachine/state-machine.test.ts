@@ -44,6 +44,18 @@ describe('StateMachine', () => {
     expect(machine.appliedIndex()).toBe(4);
   });
 
+  it('names the state keys an entry may write; a noop, config or garbage entry touches none', () => {
+    const machine = new StateMachine(store);
+    const [put, noop, config, garbage] = logEntries(1, [
+      putCommand('a/b', 1),
+      'noop',
+      'config',
+      new Uint8Array([0xc1, 0x00]),
+    ]);
+    expect(machine.keysTouched(put!)).toEqual(['kv/a/b']);
+    for (const entry of [noop!, config!, garbage!]) expect(machine.keysTouched(entry)).toEqual([]);
+  });
+
   it('skips entries it has already applied, and writes nothing when all were', async () => {
     const machine = new StateMachine(store);
     await machine.applyEntries(logEntries(1, [putCommand('a', 1), putCommand('a', 2)]));

@@ -4,10 +4,10 @@
 import { assert } from '../assert.js';
 import { type ErrorCode, RaftkvError } from '../errors.js';
 import type { Entry } from '../raft/messages.js';
-import { type Command, type CommandKind, decodeCommand } from './commands.js';
+import { type Command, type CommandKind, decodeCommand, MalformedCommandError } from './commands.js';
 import { kvService } from './kv.js';
 import { NamespacedReader, NamespacedView } from './namespaced-view.js';
-import type { Service } from './service.js';
+import { qualifiedKey, type Service } from './service.js';
 import type { StateReader, StateStore } from './state-store.js';
 import { WriteOverlay } from './write-overlay.js';
 
@@ -58,6 +58,24 @@ export class StateMachine {
   reader(service: Service): StateReader {
     assert(this.services.includes(service), () => `service ${service.name} is not registered`);
     return new NamespacedReader(this.store, service.namespace);
+  }
+
+  /**
+   * The state keys (namespace + key) an entry's command may write, for the pending-write index of
+   * quorum reads (design.md §5). A noop, config or undecodable entry touches nothing.
+   */
+  keysTouched(entry: Entry): string[] {
+    if (entry.type !== 'normal') return [];
+    let command: Command;
+    try {
+      command = decodeCommand(entry.data);
+    } catch (error) {
+      if (error instanceof MalformedCommandError) return [];
+      throw error;
+    }
+    const service = this.serviceByKind.get(command.kind);
+    if (service === undefined) return [];
+    return service.keysTouched(command).map((key) => qualifiedKey(service, key));
   }
 
   /**

@@ -17,8 +17,12 @@ function curlExamples(base: string): string[] {
     `curl -X DELETE ${base}/v1/kv/users/42`,
     `curl '${base}/v1/kv?prefix=users/&limit=10'`,
     `curl ${base}/v1/status`,
+    `curl ${base}/healthz`,
     `curl ${base}/readyz`,
     `curl ${base}/metrics`,
+    `curl ${base}/admin/members   # admin routes answer loopback clients only`,
+    `curl -X POST ${base}/admin/transfer-leader -H 'content-type: application/json' -d '{"to":2}'`,
+    `curl -X POST ${base}/admin/faults -H 'content-type: application/json' -d '{"clockOffsetMs":500}'   # only with --enable-fault-injection`,
   ];
 }
 

@@ -2,11 +2,12 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { RaftkvError } from '../../errors.js';
 import { clientUrl } from '../../node/members.js';
+import type { QuorumReads } from '../../quorum/quorum-read.js';
 import { encodeCommand, type KvCommand } from '../../statemachine/commands.js';
-import { kvGet, kvRange, kvService, validateKvCommand } from '../../statemachine/kv.js';
+import { type KvItem, kvGet, kvRange, kvService, validateKvCommand } from '../../statemachine/kv.js';
 import { kvRangeItemsMax } from '../../statemachine/limits.js';
 import type { AppDeps } from '../app.js';
-import { parseConsistency, prepareRead } from '../consistency.js';
+import { parseConsistency, prepareRead, setReadHeaders } from '../consistency.js';
 import { type Forwarder, forwardedHeader, noForwardHeader } from '../forward.js';
 
 type Query = Record<string, string | undefined>;
@@ -35,6 +36,16 @@ function putValue(body: unknown): unknown {
     throw new RaftkvError('BAD_REQUEST', 'The body must be {"value": <any JSON>}');
   }
   return (body as { value: unknown }).value;
+}
+
+/** A quorum read (src/quorum): the freshest of R replicas' values, once no pending write is newer. */
+async function quorumGet(reads: QuorumReads, key: string, reply: FastifyReply): Promise<KvItem | undefined> {
+  const { replicaId, answer } = await reads.read(key);
+  setReadHeaders(reply, 'quorum', answer.appliedIndex);
+  reply.header('x-quorum-replica', String(replicaId));
+  if (answer.modRevision === 0) return undefined;
+  const { value, createRevision, modRevision, version } = answer;
+  return { key, value, createRevision, modRevision, version };
 }
 
 export function registerKvRoutes(app: FastifyInstance, deps: AppDeps, forwarder: Forwarder): void {
@@ -81,8 +92,14 @@ export function registerKvRoutes(app: FastifyInstance, deps: AppDeps, forwarder:
   app.get('/v1/kv/*', async (request, reply) => {
     const key = keyOf(request);
     validateKvCommand({ v: 1, kind: 'kv.delete', key });
-    await prepareRead(node, parseConsistency((request.query as Query).consistency), reply);
-    const item = await kvGet(reader, key);
+    const level = parseConsistency((request.query as Query).consistency);
+    let item: KvItem | undefined;
+    if (level === 'quorum') {
+      item = await quorumGet(deps.quorumReads, key, reply);
+    } else {
+      await prepareRead(node, level, reply);
+      item = await kvGet(reader, key);
+    }
     if (!item) throw new RaftkvError('KEY_NOT_FOUND', undefined, { key });
     return item;
   });

@@ -1,0 +1,71 @@
+// `raftkv bench` flags -> validated options, with the defaults of a full run and of --quick.
+import { join } from 'node:path';
+import { integerFlag, parseFlags, stringFlag, UsageError } from '../src/cli-args.js';
+
+export type ScenarioName = 'put' | 'get';
+
+export interface BenchOptions {
+  compareEtcd: boolean;
+  scenarios: ScenarioName[];
+  durationSec: number;
+  concurrencies: number[];
+  /** Open loop at this total rate when set; closed loop otherwise. */
+  rateOpsPerSec: number | undefined;
+  keyCount: number;
+  outDir: string;
+}
+
+const fullRun = { durationSec: 10, concurrencies: [1, 16, 64, 256], keyCount: 100_000 };
+const quickRun = { durationSec: 2, concurrencies: [16, 64], keyCount: 1_000 };
+/** More clients than this would only measure the load generator's own limits. */
+const concurrencyMax = 4_096;
+
+export const benchUsage = `usage:
+  raftkv bench [--compare etcd | --no-etcd] [--scenario put|get|all] [--duration SECONDS]
+               [--concurrency 1,16,64,256] [--rate OPS_PER_SEC] [--keys 100000] [--quick] [--out DIR]
+  --quick: ${quickRun.durationSec} s per point at concurrency ${quickRun.concurrencies.join(' and ')} over ${quickRun.keyCount} keys
+           (a smoke test); flags given explicitly win.`;
+
+function parseConcurrencies(text: string): number[] {
+  const values = text.split(',').map((part) => part.trim());
+  if (values.some((value) => !/^\d+$/.test(value) || Number(value) < 1 || Number(value) > concurrencyMax)) {
+    throw new UsageError(
+      `--concurrency must be a comma-separated list of integers in [1, ${concurrencyMax}]`,
+    );
+  }
+  return [...new Set(values.map(Number))].sort((a, b) => a - b);
+}
+
+function parseScenarios(text: string): ScenarioName[] {
+  if (text === 'all') return ['put', 'get'];
+  if (text === 'put' || text === 'get') return [text];
+  throw new UsageError('--scenario must be put, get or all');
+}
+
+/** `bench/results/<ISO time>`, with the colons a file name on some systems cannot hold replaced. */
+function defaultOutDir(now: Date): string {
+  return join('bench', 'results', now.toISOString().replace(/:/g, '-'));
+}
+
+export function parseBenchOptions(argv: readonly string[], now = new Date()): BenchOptions {
+  const flags = parseFlags(argv, {
+    booleans: ['quick', 'no-etcd'],
+    values: ['compare', 'scenario', 'duration', 'concurrency', 'rate', 'keys', 'out'],
+  });
+  const compare = flags.get('compare');
+  if (compare !== undefined && compare !== 'etcd') throw new UsageError('--compare only knows etcd');
+  if (compare !== undefined && flags.has('no-etcd'))
+    throw new UsageError('--compare etcd and --no-etcd clash');
+  const defaults = flags.has('quick') ? quickRun : fullRun;
+  return {
+    compareEtcd: !flags.has('no-etcd'),
+    scenarios: parseScenarios(stringFlag(flags, 'scenario', 'all')),
+    durationSec: integerFlag(flags, 'duration', defaults.durationSec, 1),
+    concurrencies: flags.has('concurrency')
+      ? parseConcurrencies(stringFlag(flags, 'concurrency'))
+      : defaults.concurrencies,
+    rateOpsPerSec: flags.has('rate') ? integerFlag(flags, 'rate', 0, 1) : undefined,
+    keyCount: integerFlag(flags, 'keys', defaults.keyCount, 1),
+    outDir: stringFlag(flags, 'out', defaultOutDir(now)),
+  };
+}

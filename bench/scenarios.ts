@@ -1,0 +1,215 @@
+// The measurements: for each scenario, level and concurrency, each system in turn under the same
+// load from a fresh load-generator process, every way of reaching it, keeping the fastest. Reads
+// first load the whole keyspace so every read finds its key.
+
+import { roundCpuSec } from './cpu.js';
+import type { LoadgenParams, LoadgenResult, LoadPattern, ReadConsistency } from './loadgen-protocol.js';
+import type { BenchOptions, ScenarioName } from './options.js';
+import type { ResultRow, VariantResult } from './result-row.js';
+import { LoadgenAborted, runLoadgen } from './run-loadgen.js';
+import type { BenchSystem, Variant } from './systems.js';
+
+/** Size of every written value (design: ~100 bytes). */
+export const valueBytes = 100;
+const keyPrefix = 'bench/k';
+/** A request unanswered after this long counts as a timeout error. */
+const requestTimeoutMs = 10_000;
+/** Warm-up before each window: this share of the window, at most warmupMsMax. */
+const warmupShare = 0.2;
+const warmupMsMax = 2_000;
+/** Clients of the fill that writes every key once before the read scenarios. */
+const fillConcurrency = 64;
+const readConsistencies: readonly ReadConsistency[] = ['linearizable', 'lease', 'stale'];
+
+interface Point {
+  scenario: ScenarioName;
+  consistency: ReadConsistency | undefined;
+  concurrency: number;
+}
+
+interface Measured {
+  variant: Variant;
+  result: LoadgenResult;
+  /** Why this way could not be measured (no leader found, the load generator failed). */
+  failure?: string;
+}
+
+/** What a way that could not be measured counts as: nothing done, nothing hidden (see `failure`). */
+const noResult: LoadgenResult = {
+  ops: 0,
+  errors: 0,
+  errorKinds: {},
+  windowSec: 1,
+  p50Ms: 0,
+  p99Ms: 0,
+  p999Ms: 0,
+  meanMs: 0,
+  maxMs: 0,
+  loadgenCpuSec: 0,
+  cpuSecByPid: {},
+  machineCpuSec: 0,
+};
+
+function pointLabel(system: BenchSystem, variant: Variant, point: Point): string {
+  const level = point.consistency ? `/${point.consistency}` : '';
+  return `${point.scenario}${level} c=${point.concurrency} ${system.name} ${variant.client}->${variant.targets}`;
+}
+
+function describeResult(result: LoadgenResult): string {
+  const errors = result.errors > 0 ? ` ${JSON.stringify(result.errorKinds)}` : '';
+  return `${(result.ops / result.windowSec).toFixed(0)} ops/s, p99 ${result.p99Ms.toFixed(2)} ms, ${result.errors} errors${errors}`;
+}
+
+export class ScenarioRunner {
+  private readonly watchPids: number[];
+
+  constructor(
+    private readonly options: BenchOptions,
+    private readonly systems: readonly BenchSystem[],
+    private readonly signal: AbortSignal,
+  ) {
+    this.watchPids = systems.flatMap((system) => system.processes.map((p) => p.pid));
+  }
+
+  async runAll(): Promise<ResultRow[]> {
+    const rows: ResultRow[] = [];
+    for (const scenario of this.options.scenarios) {
+      if (scenario === 'get') for (const system of this.systems) await this.fill(system);
+      const levels = scenario === 'put' ? [undefined] : readConsistencies;
+      for (const consistency of levels) {
+        for (const concurrency of this.options.concurrencies) {
+          for (const system of this.systems) {
+            rows.push(await this.measurePoint(system, { scenario, consistency, concurrency }));
+          }
+        }
+      }
+    }
+    return rows;
+  }
+
+  /** Writes every key once; a failure is logged, and shows later as reads of missing keys. */
+  private async fill(system: BenchSystem): Promise<void> {
+    const point: Point = { scenario: 'put', consistency: undefined, concurrency: fillConcurrency };
+    const { result, failure } = await this.measure(system, system.variants[0]!, point, 'fill');
+    console.error(
+      `fill ${system.name}: ${failure ?? `${result.ops} of ${this.options.keyCount} keys in ${result.windowSec.toFixed(1)} s, ${describeResult(result)}`}`,
+    );
+  }
+
+  private async measurePoint(system: BenchSystem, point: Point): Promise<ResultRow> {
+    const measured: Measured[] = [];
+    for (const variant of system.variants) {
+      const outcome = await this.measure(
+        system,
+        variant,
+        point,
+        this.options.rateOpsPerSec ? 'open' : 'closed',
+      );
+      measured.push(outcome);
+      console.error(
+        `${pointLabel(system, variant, point)}: ${outcome.failure ?? describeResult(outcome.result)}`,
+      );
+    }
+    const best = measured.reduce((a, b) => (b.result.ops > a.result.ops ? b : a));
+    return this.toRow(system, point, best, measured);
+  }
+
+  private async measure(
+    system: BenchSystem,
+    variant: Variant,
+    point: Point,
+    pattern: LoadPattern,
+  ): Promise<Measured> {
+    try {
+      const params = await this.loadgenParams(system, variant, point, pattern);
+      return { variant, result: await runLoadgen(params, this.signal) };
+    } catch (error) {
+      if (error instanceof LoadgenAborted) throw error;
+      return { variant, result: noResult, failure: `could not measure: ${(error as Error).message}` };
+    }
+  }
+
+  private async loadgenParams(
+    system: BenchSystem,
+    variant: Variant,
+    point: Point,
+    pattern: LoadPattern,
+  ): Promise<LoadgenParams> {
+    const durationMs = this.options.durationSec * 1000;
+    const rate = this.options.rateOpsPerSec;
+    return {
+      system: system.name,
+      client: variant.client,
+      op: point.scenario,
+      consistency: point.consistency ?? 'linearizable',
+      endpoints: variant.targets === 'leader' ? [await system.leaderEndpoint()] : system.endpoints,
+      pattern,
+      concurrency: point.concurrency,
+      ...(pattern === 'open' ? { rateOpsPerSec: rate } : {}),
+      warmupMs: pattern === 'fill' ? 0 : Math.min(warmupMsMax, durationMs * warmupShare),
+      durationMs,
+      keyCount: this.options.keyCount,
+      keyPrefix,
+      valueBytes,
+      requestTimeoutMs,
+      watchPids: this.watchPids,
+    };
+  }
+
+  private toRow(system: BenchSystem, point: Point, best: Measured, measured: Measured[]): ResultRow {
+    const { result } = best;
+    const cpuOf = (pid: number) => result.cpuSecByPid[pid] ?? 0;
+    const own = new Set(system.processes.map((p) => p.pid));
+    const otherPids = this.watchPids.filter((pid) => !own.has(pid));
+    const rate = this.options.rateOpsPerSec;
+    const cpuSec = roundCpuSec(system.processes.reduce((sum, p) => sum + cpuOf(p.pid), 0));
+    const otherSystemCpuSec = roundCpuSec(otherPids.reduce((sum, pid) => sum + cpuOf(pid), 0));
+    const benchCpuSec = cpuSec + otherSystemCpuSec + result.loadgenCpuSec;
+    return {
+      system: system.name,
+      scenario: point.scenario,
+      params: {
+        concurrency: point.concurrency,
+        ...(point.consistency ? { consistency: point.consistency } : {}),
+        pattern: rate === undefined ? 'closed' : 'open',
+        ...(rate === undefined ? {} : { rateOpsPerSec: rate }),
+        durationSec: this.options.durationSec,
+        keyCount: this.options.keyCount,
+        valueBytes,
+      },
+      ops: result.ops,
+      opsPerSec: result.ops / result.windowSec,
+      p50Ms: result.p50Ms,
+      p99Ms: result.p99Ms,
+      p999Ms: result.p999Ms,
+      errors: result.errors,
+      cpuSec,
+      extra: {
+        ...best.variant,
+        variants: measured.map(variantResult),
+        errorKinds: result.errorKinds,
+        meanMs: result.meanMs,
+        maxMs: result.maxMs,
+        loadgenCpuSec: result.loadgenCpuSec,
+        serverCpuSecByProcess: Object.fromEntries(system.processes.map((p) => [p.name, cpuOf(p.pid)])),
+        otherSystemCpuSec,
+        outsideCpuSec: roundCpuSec(Math.max(0, result.machineCpuSec - benchCpuSec)),
+        ...servedAs(system, point),
+        ...(measured.every((m) => m.failure) ? { failure: measured.map((m) => m.failure).join('; ') } : {}),
+      },
+    };
+  }
+}
+
+function variantResult({ variant, result, failure }: Measured): VariantResult {
+  const measured = { opsPerSec: result.ops / result.windowSec, p99Ms: result.p99Ms, errors: result.errors };
+  return { ...variant, ...measured, ...(failure ? { failure } : {}) };
+}
+
+/** etcd's nearest equivalent of a read level it does not have under raftkv's name. */
+function servedAs(system: BenchSystem, point: Point): { servedAs?: string } {
+  if (system.name !== 'etcd') return {};
+  if (point.consistency === 'lease') return { servedAs: 'linearizable (etcd offers clients no lease read)' };
+  if (point.consistency === 'stale') return { servedAs: 'serializable (member-local read)' };
+  return {};
+}

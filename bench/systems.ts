@@ -1,0 +1,116 @@
+// The two systems under test, started fresh for one bench run and seen through one interface:
+// where to send requests, which processes to charge CPU to, and how each may be reached.
+import { copyFile, mkdir, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { RealCluster } from '../jepsen-lite/real/real-cluster.js';
+import { EtcdCluster } from './etcd-cluster.js';
+import type { ClientKind, SystemName, TargetNodes } from './loadgen-protocol.js';
+
+/** Five members in each cluster, the size raftkv is built for (design.md). */
+export const clusterSize = 5;
+/** Generous: both clusters start at once on a possibly small machine. */
+const startLeaderDeadlineMs = 60_000;
+/** Before each measurement: a healthy cluster answers at once; a broken one costs this much per point. */
+const pointLeaderDeadlineMs = 20_000;
+
+export interface Variant {
+  client: ClientKind;
+  targets: TargetNodes;
+}
+
+export interface ServerProcess {
+  pid: number;
+  /** The member's name in its cluster: n1..n5 for raftkv, e1..e5 for etcd. */
+  name: string;
+}
+
+export interface BenchSystem {
+  name: SystemName;
+  endpoints: string[];
+  processes: ServerProcess[];
+  /** Asked again before each measurement: leadership may move during a run. */
+  leaderEndpoint(): Promise<string>;
+  /** Every way of sending requests that the bench measures; each row reports the fastest. */
+  variants: Variant[];
+}
+
+export interface RunningSystems {
+  systems: BenchSystem[];
+  /** Stops both clusters and removes their data, keeping each server's log in `logDir`. */
+  stop(logDir: string): Promise<void>;
+}
+
+interface StartedCluster {
+  dataDir: string;
+  destroy(): Promise<void>;
+}
+
+/** Both launchers write each server's log as <dataDir>/<name>.log. */
+async function keepLogs(cluster: StartedCluster, logDir: string): Promise<void> {
+  await mkdir(logDir, { recursive: true });
+  const logs = (await readdir(cluster.dataDir)).filter((file) => file.endsWith('.log'));
+  await Promise.all(logs.map((file) => copyFile(join(cluster.dataDir, file), join(logDir, file))));
+}
+
+async function raftkvSystem(cluster: RealCluster): Promise<BenchSystem> {
+  await cluster.waitForLeader(startLeaderDeadlineMs);
+  const ids = cluster.members.map((member) => member.id);
+  // /v1/status carries each node's pid (design.md §6).
+  const pids = await Promise.all(
+    ids.map(async (id) => ((await cluster.status(id)) as unknown as { pid: number }).pid),
+  );
+  return {
+    name: 'raftkv',
+    endpoints: ids.map((id) => cluster.url(id)),
+    processes: ids.map((id, i) => ({ pid: pids[i]!, name: `n${id}` })),
+    leaderEndpoint: async () => cluster.url(await cluster.waitForLeader(pointLeaderDeadlineMs)),
+    variants: [
+      { client: 'http', targets: 'all' },
+      { client: 'http', targets: 'leader' },
+    ],
+  };
+}
+
+async function etcdSystem(cluster: EtcdCluster): Promise<BenchSystem> {
+  await cluster.waitForLeader(startLeaderDeadlineMs);
+  return {
+    name: 'etcd',
+    endpoints: cluster.endpoints,
+    processes: cluster.pids().map((pid, i) => ({ pid, name: `e${i + 1}` })),
+    leaderEndpoint: () => cluster.waitForLeader(pointLeaderDeadlineMs),
+    // design.md §6: etcd through the etcd3 gRPC client and through its JSON gateway; report the better.
+    variants: [
+      { client: 'grpc', targets: 'all' },
+      { client: 'grpc', targets: 'leader' },
+      { client: 'gateway', targets: 'all' },
+      { client: 'gateway', targets: 'leader' },
+    ],
+  };
+}
+
+/** Starts raftkv (and etcd, given its binary) side by side and waits until each has a leader. */
+export async function startSystems(
+  etcdBinary: string | undefined,
+  startFailureLogDir: string,
+): Promise<RunningSystems> {
+  const started: StartedCluster[] = [];
+  const stop = async (logDir: string) => {
+    await Promise.all(
+      started.map(async (cluster) => {
+        await keepLogs(cluster, logDir);
+        await cluster.destroy();
+      }),
+    );
+  };
+  try {
+    const raftkv = await RealCluster.start(clusterSize);
+    started.push(raftkv);
+    const etcd = etcdBinary ? await EtcdCluster.start(etcdBinary, clusterSize) : undefined;
+    if (etcd) started.push(etcd);
+    const systems = await Promise.all([raftkvSystem(raftkv), ...(etcd ? [etcdSystem(etcd)] : [])]);
+    return { systems, stop };
+  } catch (error) {
+    await stop(startFailureLogDir);
+    throw error;
+  }
+}
