@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { defaultRaftConfig, type RaftConfig } from '../config.js';
+import type { Message } from './messages.js';
 import { Raft } from './raft.js';
 import { runScenario, ScenarioCluster } from './scenario.js';
 import { MemoryStorage } from './storage.js';
@@ -300,5 +301,65 @@ describe('planted bugs are caught by the scenarios above', () => {
     runScenario(five, [...steps, 'expect role 3 follower'], healthy);
     const broken = { ...healthy, testFaults: { grantVoteWithoutLogCheck: true } };
     runScenario(five, [...steps, 'expect role 3 leader'], broken);
+  });
+});
+
+describe('ReadIndex batching by heartbeat round', () => {
+  function leaderOfThree(): Raft {
+    const storage = new MemoryStorage({ voters: [1, 2, 3], learners: [] });
+    const raft = new Raft({
+      id: 1,
+      storage,
+      config: defaultRaftConfig,
+      random: () => 0,
+      honourForgottenLease: false,
+    });
+    raft.campaign();
+    raft.step({ type: 'preVoteResp', from: 2, to: 1, term: 1, reject: false });
+    raft.step({ type: 'voteResp', from: 2, to: 1, term: 1, reject: false });
+    // Persist the no-op and let a follower acknowledge it, so the leader has committed in its term.
+    const ready = raft.ready();
+    storage.append(ready.entries);
+    raft.advance(ready);
+    raft.step({
+      type: 'appResp',
+      from: 2,
+      to: 1,
+      term: 1,
+      index: 1,
+      reject: false,
+      rejectHint: 0,
+      logTermHint: 0,
+    });
+    expect(raft.status().commitIndex).toBe(1);
+    raft.takeMessagesNow();
+    return raft;
+  }
+
+  const heartbeatRounds = (messages: Message[]) =>
+    messages.flatMap((message) => (message.type === 'heartbeat' ? [message.round] : []));
+
+  it('a read arriving after its round went out starts a new round, and is confirmed by it', () => {
+    const raft = leaderOfThree();
+    raft.readIndex(1, 'readIndex');
+    const [firstRound] = heartbeatRounds(raft.takeMessagesNow());
+    expect(firstRound).toBeDefined();
+    raft.readIndex(2, 'readIndex');
+    const [secondRound] = heartbeatRounds(raft.takeMessagesNow());
+    expect(secondRound).toBeGreaterThan(firstRound!);
+    raft.step({ type: 'heartbeatResp', from: 2, to: 1, term: 1, round: firstRound! });
+    expect(raft.ready().readStates).toEqual([{ readId: 1, index: 1 }]);
+    raft.step({ type: 'heartbeatResp', from: 2, to: 1, term: 1, round: secondRound! });
+    expect(raft.ready().readStates).toEqual([{ readId: 2, index: 1 }]);
+  });
+
+  it('reads arriving before the round goes out share it', () => {
+    const raft = leaderOfThree();
+    raft.readIndex(1, 'readIndex');
+    raft.readIndex(2, 'readIndex');
+    const rounds = heartbeatRounds(raft.takeMessagesNow());
+    expect(new Set(rounds).size).toBe(1);
+    raft.step({ type: 'heartbeatResp', from: 3, to: 1, term: 1, round: rounds[0]! });
+    expect(raft.ready().readStates.map((state) => state.readId)).toEqual([1, 2]);
   });
 });

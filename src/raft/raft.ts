@@ -700,10 +700,11 @@ export class Raft {
       .sort((a, b) => b - a);
     const confirmedRound = acked[this.quorumSize() - 1] ?? 0;
     const sentTick = this.roundSentTick.get(confirmedRound);
-    if (sentTick === undefined) return;
-    this.leaseStartTick = Math.max(this.leaseStartTick, sentTick);
-    for (const round of this.roundSentTick.keys()) {
-      if (round <= confirmedRound) this.roundSentTick.delete(round);
+    if (sentTick !== undefined) {
+      this.leaseStartTick = Math.max(this.leaseStartTick, sentTick);
+      for (const round of this.roundSentTick.keys()) {
+        if (round <= confirmedRound) this.roundSentTick.delete(round);
+      }
     }
     for (const read of this.readOnly.confirm(confirmedRound)) this.answerRead(read, read.index);
   }
@@ -835,6 +836,8 @@ export class Raft {
   takeMessagesNow(): Message[] {
     const messages = this.messagesNow;
     this.messagesNow = [];
+    // The open round's heartbeats are on their way: a read arriving now must not join it.
+    this.openRound = 0;
     return messages;
   }
 
