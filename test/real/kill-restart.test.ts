@@ -4,6 +4,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { KvClient } from '../../jepsen-lite/real/kv-client.js';
 import { RealCluster } from '../../jepsen-lite/real/real-cluster.js';
 
+/** Attempts per key: a write refused during a (possibly spurious) election is retried, as a client would. */
+const writeAttemptsMax = 10;
+/** Failed answers seen, by status and code, for the assertion messages. */
+const failures = new Map<string, number>();
+
 /** Writes `count` distinct keys with `concurrency` writers spread over the given nodes. */
 async function writeKeys(
   cluster: RealCluster,
@@ -21,9 +26,17 @@ async function writeKeys(
       const i = next++;
       const key = `${prefix}/${i}`;
       const value = `v-${prefix}-${i}`;
-      const targets = nodes();
-      const answer = await client.put(cluster.url(targets[i % targets.length]!), key, value);
-      if (answer.status === 200) acknowledged.set(key, value);
+      for (let attempt = 0; attempt < writeAttemptsMax && keepGoing(); attempt++) {
+        const targets = nodes();
+        const answer = await client.put(cluster.url(targets[(i + attempt) % targets.length]!), key, value);
+        if (answer.status === 200) {
+          acknowledged.set(key, value);
+          break;
+        }
+        const reason = `${answer.status} ${(answer.body?.error as { code?: string } | undefined)?.code ?? answer.networkError}`;
+        failures.set(reason, (failures.get(reason) ?? 0) + 1);
+        await new Promise((resolve) => setTimeout(resolve, 20 * (attempt + 1)));
+      }
     }
   }
   await Promise.all(Array.from({ length: concurrency }, writer));
@@ -67,7 +80,7 @@ describe('a real 5-node cluster', () => {
     const all = [1, 2, 3, 4, 5];
     const firstLeader = await cluster.waitForLeader();
     const before = await writeKeys(cluster, client, 'before', 1000, () => all);
-    expect(before.size).toBe(1000);
+    expect(before.size, `failed answers: ${JSON.stringify([...failures])}`).toBe(1000);
 
     await cluster.kill(firstLeader);
     const secondLeader = await cluster.waitForLeader(20_000, firstLeader);
