@@ -52,7 +52,7 @@ function runSetup(options: BenchOptions, startedAt: string, etcdBinary: string |
         ? `etcd ${etcdVersion}: ${clusterSize} members, fsync on, heartbeat ${etcdHeartbeatMs} ms, election timeout ${etcdElectionTimeoutMs} ms; gRPC through the etcd3 client, or its JSON gateway`
         : 'etcd: not compared (--no-etcd)',
       `load: ${load}; ${options.durationSec} s measured per point after a warm-up; keys uniform over ${options.keyCount}; ${valueBytes}-byte values; a separate load-generator process per point`,
-      'every point is measured every way in "via" (raftkv to all nodes or to the leader only; etcd by gRPC or by its JSON gateway, to all members or to the leader only); each row shows the fastest, results.json extra.variants has them all',
+      'every point is measured every way in "via" (raftkv to all nodes or to the leader only; etcd by gRPC or by its JSON gateway, to all members or to the leader only); each row shows the best (most ops/s; with --rate, the lowest p99), results.json extra.variants has them all',
       'reads: the key space is written once before them; etcd has no lease read (served linearizable), its stale read is a serializable one',
       'CPU: utime+stime of every server process in the window (/proc); both clusters run at once on this machine, the idle one shows as extra.otherSystemCpuSec, other work on the machine as extra.outsideCpuSec',
       `load average when the run started: ${loadavg()[0]!.toFixed(2)} on ${cpus().length} cores`,

@@ -110,8 +110,14 @@ export class ScenarioRunner {
         `${pointLabel(system, variant, point)}: ${outcome.failure ?? describeResult(outcome.result)}`,
       );
     }
-    const best = measured.reduce((a, b) => (b.result.ops > a.result.ops ? b : a));
+    const best = measured.reduce((a, b) => (this.isBetter(b.result, a.result) ? b : a));
     return this.toRow(system, point, best, measured);
+  }
+
+  /** Closed loop: more done is better. Open loop: the rate is set, so a lower p99 is better. */
+  private isBetter(candidate: LoadgenResult, best: LoadgenResult): boolean {
+    if (this.options.rateOpsPerSec === undefined || candidate.ops === 0) return candidate.ops > best.ops;
+    return best.ops === 0 || candidate.p99Ms < best.p99Ms;
   }
 
   private async measure(
