@@ -142,6 +142,8 @@ export class RaftNode {
       config: options.raftConfig,
       random: options.random,
       applied: this.appliedIndex,
+      // A node that never left term 0 never acknowledged a leader: it has no lease to honour.
+      honourForgottenLease: options.storage.hardState().term > 0,
     });
     this.pendingWrites = new PendingWriteIndex(this.appliedIndex);
     this.notePendingWrites(this.unappliedStoredEntries());
