@@ -13,6 +13,7 @@ const usage = `usage:
               [--enable-fault-injection] [--test-ack-before-fsync] [--test-stale-deposed-reads] [--test-lazy-storage]
               [--read-quorum R] [--unsafe-allow-weak-quorum] [--quorum-hedge-ms MS] [--test-skip-pqr-wait]
   raftkv cluster [--nodes 5] [--base-port 7000] [--data-dir ./data]
+  raftkv sim [--seeds N --seed-start S | --seed X --verbose] [--nodes N] [--test-fault NAME]
   raftkv bench [--compare etcd | --no-etcd] [--scenario put|get|all] [--duration S] [--quick] [--out DIR]
   raftkv jepsen [--workload register|set] [--nemesis kill,pause,partition,slow,clock|all|none] [--time S]
               [--rate OPS_PER_S] [--concurrency N] [--consistency L] [--node-flags "FLAGS"] [--seed N]`;
@@ -89,8 +90,15 @@ async function jepsenCommand(argv: string[]): Promise<number> {
   return jepsenMain(argv);
 }
 
+// The deterministic simulator (jepsen-lite/sim): seeds of faulty schedules against the pure core.
+async function simCommand(argv: string[]): Promise<number> {
+  const { simMain } = await import('../jepsen-lite/sim/main.js');
+  return simMain(argv);
+}
+
 const commands: Record<string, (argv: string[]) => Promise<number>> = {
   node: nodeCommand,
+  sim: simCommand,
   cluster: clusterCommand,
   bench: benchCommand,
   jepsen: jepsenCommand,
