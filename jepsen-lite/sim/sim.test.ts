@@ -38,7 +38,8 @@ describe('the healthy core', () => {
       `200 seeds in ${(summary.wallMs / 1000).toFixed(1)} s (${summary.seedsPerSecond.toFixed(1)} seeds/s), ` +
         `longest recovery ${summary.longestRecovery?.recoveryMs.toFixed(0)} ms`,
     );
-  }, 60_000);
+    // About 15 s alone on one core; the limit leaves room for a CI box running other tests beside it.
+  }, 120_000);
 });
 
 interface PlantedBugCase {
