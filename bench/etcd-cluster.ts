@@ -13,9 +13,19 @@ import { waitFor } from '../jepsen-lite/real/real-cluster.js';
 
 /** The exact command that installs etcd where the project runs (Debian). */
 export const etcdInstallCommand = 'apt-get install -y etcd-server etcd-client';
+/** A Raft timing: etcd draws each election timeout in [electionTimeoutMs, 2 * electionTimeoutMs), as raftkv does. */
+export interface RaftTiming {
+  heartbeatMs: number;
+  electionTimeoutMs: number;
+}
+
 /** etcd's own defaults, passed explicitly so the compared settings are visible in one place. */
 export const etcdHeartbeatMs = 100;
 export const etcdElectionTimeoutMs = 1000;
+export const etcdDefaultTiming: RaftTiming = {
+  heartbeatMs: etcdHeartbeatMs,
+  electionTimeoutMs: etcdElectionTimeoutMs,
+};
 /** How long one status probe may take while waiting for the cluster. */
 const statusTimeoutMs = 2_000;
 
@@ -37,14 +47,34 @@ interface EtcdMember {
   peerUrl: string;
 }
 
+/** What every member's command line shares, kept to restart a member the same way. */
+interface EtcdLaunch {
+  binary: string;
+  initialCluster: string;
+  clusterToken: string;
+  dataDir: string;
+  timing: RaftTiming;
+}
+
+/** One member's view, as far as the bench needs it (`leaderIndex` undefined: no leader it can name). */
+export interface EtcdMemberState {
+  term: number;
+  leaderIndex: number | undefined;
+  appliedIndex: number;
+}
+
 export class EtcdCluster {
   private constructor(
     private readonly members: EtcdMember[],
-    readonly dataDir: string,
+    private readonly launch: EtcdLaunch,
     private readonly processes: ChildProcess[],
   ) {}
 
-  static async start(binary: string, nodes = 5): Promise<EtcdCluster> {
+  get dataDir(): string {
+    return this.launch.dataDir;
+  }
+
+  static async start(binary: string, nodes = 5, timing = etcdDefaultTiming): Promise<EtcdCluster> {
     const ports = await freePorts(nodes * 2);
     const members = Array.from({ length: nodes }, (_, i) => ({
       name: `e${i + 1}`,
@@ -54,10 +84,9 @@ export class EtcdCluster {
     const dataDir = await mkdtemp(join(tmpdir(), 'raftkv-bench-etcd-'));
     const initialCluster = members.map((m) => `${m.name}=${m.peerUrl}`).join(',');
     const clusterToken = `raftkv-bench-${randomUUID()}`;
-    const processes = members.map((member) =>
-      startEtcd(binary, member, initialCluster, clusterToken, dataDir),
-    );
-    return new EtcdCluster(members, dataDir, processes);
+    const launch = { binary, initialCluster, clusterToken, dataDir, timing };
+    const processes = members.map((member) => startEtcd(launch, member));
+    return new EtcdCluster(members, launch, processes);
   }
 
   get endpoints(): string[] {
@@ -79,19 +108,44 @@ export class EtcdCluster {
     });
   }
 
+  /** SIGKILL one member (by its index in `endpoints`); waits until the process is gone. */
+  async kill(index: number): Promise<void> {
+    const child = this.processes[index]!;
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+  }
+
+  /** Starts a killed member again on its data dir (etcd ignores --initial-cluster then). */
+  restart(index: number): void {
+    this.processes[index] = startEtcd(this.launch, this.members[index]!);
+  }
+
+  /** Every member's state in `endpoints` order; undefined for a member that did not answer. */
+  async memberStates(): Promise<(EtcdMemberState | undefined)[]> {
+    const settled = await Promise.allSettled(this.endpoints.map(memberStatus));
+    const statuses = settled.map((s) => (s.status === 'fulfilled' ? s.value : undefined));
+    const indexOfId = (memberId: string) => statuses.findIndex((s) => s?.header.member_id === memberId);
+    return statuses.map((status) => {
+      if (!status) return undefined;
+      const leaderIndex = indexOfId(status.leader);
+      return {
+        term: Number(status.raftTerm),
+        leaderIndex: leaderIndex < 0 ? undefined : leaderIndex,
+        appliedIndex: Number(status.raftAppliedIndex ?? status.raftIndex),
+      };
+    });
+  }
+
   async destroy(): Promise<void> {
     await Promise.all(this.processes.map((child) => stopNodeProcess(child)));
     await rm(this.dataDir, { recursive: true, force: true });
   }
 }
 
-function startEtcd(
-  binary: string,
-  member: EtcdMember,
-  initialCluster: string,
-  clusterToken: string,
-  dataDir: string,
-): ChildProcess {
+function startEtcd(launch: EtcdLaunch, member: EtcdMember): ChildProcess {
+  const { binary, initialCluster, clusterToken, dataDir, timing } = launch;
   const log = openSync(join(dataDir, `${member.name}.log`), 'a');
   const args = [
     ['--name', member.name],
@@ -103,17 +157,21 @@ function startEtcd(
     ['--initial-cluster', initialCluster],
     ['--initial-cluster-state', 'new'],
     ['--initial-cluster-token', clusterToken],
-    ['--heartbeat-interval', String(etcdHeartbeatMs)],
-    ['--election-timeout', String(etcdElectionTimeoutMs)],
+    ['--heartbeat-interval', String(timing.heartbeatMs)],
+    ['--election-timeout', String(timing.electionTimeoutMs)],
     ['--logger', 'zap'],
   ].flat();
   // Its own process group, like raftkv's nodes: the bench stops both clusters in order on Ctrl-C.
   return spawn(binary, args, { detached: true, stdio: ['ignore', log, log] });
 }
 
+/** 64-bit numbers come as strings; raftAppliedIndex is missing before etcd 3.4. */
 interface EtcdStatus {
   header: { member_id: string };
   leader: string;
+  raftIndex: string;
+  raftTerm: string;
+  raftAppliedIndex?: string;
 }
 
 /** A member's status through etcd's JSON gateway (64-bit ids come as strings). */

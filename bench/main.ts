@@ -14,6 +14,7 @@ import {
   etcdInstallCommand,
   findEtcdBinary,
 } from './etcd-cluster.js';
+import { failoverLoadClients } from './failover.js';
 import { type BenchOptions, benchUsage, parseBenchOptions } from './options.js';
 import { type RunSetup, renderMarkdown, runNotes } from './report.js';
 import { renderHtml } from './report-html.js';
@@ -55,6 +56,11 @@ function runSetup(options: BenchOptions, startedAt: string, etcdBinary: string |
       'every point is measured every way in "via" (raftkv to all nodes or to the leader only; etcd by gRPC or by its JSON gateway, to all members or to the leader only); each row shows the best (most ops/s; with --rate, the lowest p99), results.json extra.variants has them all',
       'reads: the key space is written once before them; etcd has no lease read (served linearizable), its stale read is a serializable one',
       'CPU: utime+stime of every server process in the window (/proc); both clusters run at once on this machine, the idle one shows as extra.otherSystemCpuSec, other work on the machine as extra.outsideCpuSec',
+      ...(options.scenarios.includes('failover')
+        ? [
+            `failover: ${options.failoverTrials} leader kills (SIGKILL) per system under ${failoverLoadClients} closed-loop writers over all members; etcd once with raftkv's heartbeat and election timeout (a cluster of its own), once with its defaults; etcd keeps its default PreVote setting (off before 3.5), raftkv runs PreVote + CheckQuorum`,
+          ]
+        : []),
       `load average when the run started: ${loadavg()[0]!.toFixed(2)} on ${cpus().length} cores`,
     ],
   };
@@ -93,7 +99,7 @@ export async function benchMain(argv: string[]): Promise<number> {
   try {
     const running = await startSystems(etcdBinary, logDir);
     try {
-      rows = await new ScenarioRunner(options, running.systems, interrupted.signal).runAll();
+      rows = await new ScenarioRunner(options, running, interrupted.signal, logDir).runAll();
     } finally {
       await running.stop(logDir);
     }

@@ -2,7 +2,8 @@
 import { join } from 'node:path';
 import { integerFlag, parseFlags, stringFlag, UsageError } from '../src/cli-args.js';
 
-export type ScenarioName = 'put' | 'get';
+/** put and get measure throughput and latency under load; failover measures leader kills. */
+export type ScenarioName = 'put' | 'get' | 'failover';
 
 export interface BenchOptions {
   compareEtcd: boolean;
@@ -12,19 +13,22 @@ export interface BenchOptions {
   /** Open loop at this total rate when set; closed loop otherwise. */
   rateOpsPerSec: number | undefined;
   keyCount: number;
+  /** Leader kills per system in the failover scenario. */
+  failoverTrials: number;
   outDir: string;
 }
 
-const fullRun = { durationSec: 10, concurrencies: [1, 16, 64, 256], keyCount: 100_000 };
-const quickRun = { durationSec: 2, concurrencies: [16, 64], keyCount: 1_000 };
+const fullRun = { durationSec: 10, concurrencies: [1, 16, 64, 256], keyCount: 100_000, failoverTrials: 20 };
+const quickRun = { durationSec: 2, concurrencies: [16, 64], keyCount: 1_000, failoverTrials: 3 };
 /** More clients than this would only measure the load generator's own limits. */
 const concurrencyMax = 4_096;
 
 export const benchUsage = `usage:
-  raftkv bench [--compare etcd | --no-etcd] [--scenario put|get|all] [--duration SECONDS]
-               [--concurrency 1,16,64,256] [--rate OPS_PER_SEC] [--keys 100000] [--quick] [--out DIR]
-  --quick: ${quickRun.durationSec} s per point at concurrency ${quickRun.concurrencies.join(' and ')} over ${quickRun.keyCount} keys
-           (a smoke test); flags given explicitly win.`;
+  raftkv bench [--compare etcd | --no-etcd] [--scenario put|get|failover|all] [--duration SECONDS]
+               [--concurrency 1,16,64,256] [--rate OPS_PER_SEC] [--keys 100000]
+               [--failover-trials ${fullRun.failoverTrials}] [--quick] [--out DIR]
+  --quick: ${quickRun.durationSec} s per point at concurrency ${quickRun.concurrencies.join(' and ')} over ${quickRun.keyCount} keys,
+           ${quickRun.failoverTrials} failover trials (a smoke test); flags given explicitly win.`;
 
 function parseConcurrencies(text: string): number[] {
   const values = text.split(',').map((part) => part.trim());
@@ -37,9 +41,10 @@ function parseConcurrencies(text: string): number[] {
 }
 
 function parseScenarios(text: string): ScenarioName[] {
-  if (text === 'all') return ['put', 'get'];
-  if (text === 'put' || text === 'get') return [text];
-  throw new UsageError('--scenario must be put, get or all');
+  // failover last: it restarts server processes, whose new pids the load scenarios would not watch.
+  if (text === 'all') return ['put', 'get', 'failover'];
+  if (text === 'put' || text === 'get' || text === 'failover') return [text];
+  throw new UsageError('--scenario must be put, get, failover or all');
 }
 
 /** `bench/results/<ISO time>`, with the colons a file name on some systems cannot hold replaced. */
@@ -50,7 +55,7 @@ function defaultOutDir(now: Date): string {
 export function parseBenchOptions(argv: readonly string[], now = new Date()): BenchOptions {
   const flags = parseFlags(argv, {
     booleans: ['quick', 'no-etcd'],
-    values: ['compare', 'scenario', 'duration', 'concurrency', 'rate', 'keys', 'out'],
+    values: ['compare', 'scenario', 'duration', 'concurrency', 'rate', 'keys', 'failover-trials', 'out'],
   });
   const compare = flags.get('compare');
   if (compare !== undefined && compare !== 'etcd') throw new UsageError('--compare only knows etcd');
@@ -66,6 +71,7 @@ export function parseBenchOptions(argv: readonly string[], now = new Date()): Be
       : defaults.concurrencies,
     rateOpsPerSec: flags.has('rate') ? integerFlag(flags, 'rate', 0, 1) : undefined,
     keyCount: integerFlag(flags, 'keys', defaults.keyCount, 1),
+    failoverTrials: integerFlag(flags, 'failover-trials', defaults.failoverTrials, 1),
     outDir: stringFlag(flags, 'out', defaultOutDir(now)),
   };
 }

@@ -1,6 +1,8 @@
 // report.html: the tables of report.md with inline SVG charts (throughput and p99 against
 // concurrency, one line per system). Self-contained: no scripts, no external styles.
 import {
+  failoverIntro,
+  failoverTable,
   nothingOdd,
   type RunSetup,
   type ScenarioTable,
@@ -102,7 +104,7 @@ function lineChart(
   return `<svg width="${chartWidthPx}" height="${chartHeightPx}" viewBox="0 0 ${chartWidthPx} ${chartHeightPx}" role="img">${parts.join('')}</svg>`;
 }
 
-function htmlTable(table: ScenarioTable): string {
+function htmlTable(table: { header: string[]; cells: string[][] }): string {
   const head = table.header.map((cell) => `<th>${escapeHtml(cell)}</th>`).join('');
   const body = table.cells
     .map((row) => `<tr>${row.map((cell) => `<td>${escapeHtml(cell)}</td>`).join('')}</tr>`)
@@ -121,6 +123,12 @@ function tableSection(table: ScenarioTable): string {
   ].join('\n');
 }
 
+function failoverSection(rows: readonly ResultRow[]): string {
+  const table = failoverTable(rows);
+  if (!table) return '';
+  return `<h2>failover</h2>\n<p>${escapeHtml(failoverIntro)}</p>\n${htmlTable(table)}`;
+}
+
 const style = `body{font-family:system-ui,sans-serif;margin:24px;color:#222}
 table{border-collapse:collapse;font-size:13px;margin:8px 0}th,td{border:1px solid #ccc;padding:3px 7px;text-align:right}
 th{background:#f3f3f3}.charts{display:flex;gap:24px;flex-wrap:wrap}svg{font-size:11px}
@@ -136,6 +144,7 @@ export function renderHtml(rows: readonly ResultRow[], setup: RunSetup, notes: r
 <p>Machine: ${escapeHtml(setup.machine)}</p>
 ${list(setup.lines)}
 ${scenarioTables(rows).map(tableSection).join('\n')}
+${failoverSection(rows)}
 <h2>Notes</h2>
 ${list(notes.length > 0 ? notes : [nothingOdd])}
 </body></html>

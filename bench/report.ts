@@ -1,7 +1,8 @@
-// results.json -> the side-by-side tables (one per scenario and read level), the notes on
-// anything odd in the run, and report.md. report-html.ts draws the same tables with charts.
+// results.json -> the side-by-side tables (one per scenario and read level, and one of failover
+// times), the notes on anything odd in the run, and report.md. report-html.ts draws the same
+// tables with charts.
 import type { SystemName } from './loadgen-protocol.js';
-import type { ResultRow } from './result-row.js';
+import { type FailoverRow, isLoadRow, type LoadRow, type ResultRow } from './result-row.js';
 
 /** What the reader needs to know about the run beside the numbers. */
 export interface RunSetup {
@@ -34,25 +35,26 @@ const outsideLoadCoresMax = 0.25;
 const fixed = (value: number, digits: number) => (Number.isFinite(value) ? value.toFixed(digits) : '—');
 const ratio = (a: number | undefined, b: number | undefined) =>
   a === undefined || b === undefined || b === 0 ? '—' : `${fixed(a / b, 2)}×`;
-const opsPerCpuSec = (row: ResultRow | undefined) =>
+const opsPerCpuSec = (row: LoadRow | undefined) =>
   row === undefined ? undefined : row.cpuSec > 0 ? row.ops / row.cpuSec : Number.POSITIVE_INFINITY;
 
 /** A row without a single success has no latency to show. */
-const p99Of = (row: ResultRow | undefined) => (row && row.ops > 0 ? row.p99Ms : undefined);
-const latencies = (row: ResultRow | undefined) =>
+const p99Of = (row: LoadRow | undefined) => (row && row.ops > 0 ? row.p99Ms : undefined);
+const latencies = (row: LoadRow | undefined) =>
   row && row.ops > 0 ? `${fixed(row.p50Ms, 2)} / ${fixed(row.p99Ms, 2)}` : '—';
 
 export function rowLabel(row: ResultRow): string {
+  if (!isLoadRow(row)) return `failover (${row.extra.label})`;
   const level = row.params.consistency ? `/${row.params.consistency}` : '';
   return `${row.scenario}${level} c=${row.params.concurrency}`;
 }
 
-function tableTitle(row: ResultRow): string {
+function tableTitle(row: LoadRow): string {
   return row.params.consistency ? `${row.scenario} (${row.params.consistency} reads)` : row.scenario;
 }
 
-function tableRow(concurrency: number, raftkv: ResultRow | undefined, etcd: ResultRow | undefined): string[] {
-  const both = (pick: (row: ResultRow) => string) =>
+function tableRow(concurrency: number, raftkv: LoadRow | undefined, etcd: LoadRow | undefined): string[] {
+  const both = (pick: (row: LoadRow) => string) =>
     `${raftkv ? pick(raftkv) : '—'} / ${etcd ? pick(etcd) : '—'}`;
   return [
     String(concurrency),
@@ -86,7 +88,8 @@ const header = [
 ];
 
 /** One table per scenario and read level, rows by concurrency, raftkv and etcd side by side. */
-export function scenarioTables(rows: readonly ResultRow[]): ScenarioTable[] {
+export function scenarioTables(allRows: readonly ResultRow[]): ScenarioTable[] {
+  const rows = allRows.filter(isLoadRow);
   const titles = [...new Set(rows.map(tableTitle))];
   return titles.map((title) => {
     const group = rows.filter((row) => tableTitle(row) === title);
@@ -109,7 +112,7 @@ export function scenarioTables(rows: readonly ResultRow[]): ScenarioTable[] {
 }
 
 /** What is odd about one row: errors, a saturated process, outside load, a saturated machine. */
-function rowFindings(row: ResultRow, cores: number): string[] {
+function rowFindings(row: LoadRow, cores: number): string[] {
   const windowSec = row.params.durationSec;
   const percentOfCore = (cpuSec: number) => `${fixed((100 * cpuSec) / windowSec, 0)}% of a core`;
   const findings: string[] = [];
@@ -138,12 +141,71 @@ function rowFindings(row: ResultRow, cores: number): string[] {
 /** Everything a reader should not miss, one line per row that has something. */
 export function runNotes(rows: readonly ResultRow[], cores: number): string[] {
   return rows.flatMap((row) => {
-    const findings = rowFindings(row, cores);
+    const findings = isLoadRow(row) ? rowFindings(row, cores) : failoverFindings(row);
     return findings.length > 0 ? [`${row.system} ${rowLabel(row)}: ${findings.join('; ')}`] : [];
   });
 }
 
-function markdownTable(table: ScenarioTable): string {
+function failoverFindings(row: FailoverRow): string[] {
+  const findings: string[] = [];
+  if (row.extra.failure) findings.push(row.extra.failure);
+  if (row.errors > 0)
+    findings.push(`${row.errors} of ${row.params.trials} trials without a measured failover time`);
+  if (row.extra.spuriousElections > 0)
+    findings.push(
+      `${row.extra.spuriousElections} spurious elections (term increments) in ${fixed(row.extra.steadySec, 0)} s of steady load without kills`,
+    );
+  return findings;
+}
+
+/** The failover table: one row per system and timing, raftkv's times against each. */
+export interface FailoverTable {
+  header: string[];
+  cells: string[][];
+}
+
+const failoverHeader = [
+  'system',
+  'heartbeat / election timeout ms',
+  'trials (failed)',
+  'p50 ms',
+  'p99 ms',
+  'max ms',
+  'p50 / p99 / max raftkv÷this',
+  'new leader seen p50 ms',
+  'spurious elections',
+];
+
+export function failoverTable(rows: readonly ResultRow[]): FailoverTable | undefined {
+  const failovers = rows.filter((row): row is FailoverRow => !isLoadRow(row));
+  if (failovers.length === 0) return undefined;
+  const raftkv = failovers.find((row) => row.system === 'raftkv');
+  const times = (row: FailoverRow | undefined) =>
+    row && row.ops > 0 ? [row.p50Ms, row.p99Ms, row.p999Ms] : undefined;
+  const cells = failovers.map((row) => {
+    const own = times(row);
+    const base = times(raftkv);
+    const newLeader = [...row.extra.newLeaderMs].sort((a, b) => a - b);
+    return [
+      row.extra.label,
+      `${row.params.heartbeatMs} / ${row.params.electionTimeoutMs}`,
+      `${row.params.trials} (${row.errors})`,
+      ...(own ?? [Number.NaN, Number.NaN, Number.NaN]).map((ms) => fixed(ms, 0)),
+      row === raftkv ? '—' : [0, 1, 2].map((i) => ratio(base?.[i], own?.[i])).join(' / '),
+      newLeader.length > 0 ? fixed(newLeader[Math.ceil(newLeader.length / 2) - 1]!, 0) : '—',
+      `${row.extra.spuriousElections} in ${fixed(row.extra.steadySec, 0)} s`,
+    ];
+  });
+  return { header: failoverHeader, cells };
+}
+
+export const failoverIntro =
+  'Time from the SIGKILL of the leader to the first successful write sent after it, under ' +
+  'a closed-loop write load spread over all members (etcd through its JSON gateway, the same HTTP client as raftkv); ' +
+  'the killed member is restarted and the cluster caught up before the next trial. ' +
+  "Both systems draw election timeouts in [timeout, 2 × timeout); etcd is run once with raftkv's timeouts, once with its defaults.";
+
+function markdownTable(table: { header: string[]; cells: string[][] }): string {
   const line = (cells: readonly string[]) => `| ${cells.join(' | ')} |`;
   return [line(table.header), line(table.header.map(() => '---')), ...table.cells.map(line)].join('\n');
 }
@@ -154,6 +216,8 @@ export function renderMarkdown(
   notes: readonly string[],
 ): string {
   const sections = scenarioTables(rows).map((table) => `## ${table.title}\n\n${markdownTable(table)}`);
+  const failover = failoverTable(rows);
+  if (failover) sections.push(`## failover\n\n${failoverIntro}\n\n${markdownTable(failover)}`);
   return [
     `# raftkv vs etcd — ${setup.startedAt}`,
     '',

@@ -1,4 +1,5 @@
-// One row of results.json (design.md §6 "Bench output"): one system, one scenario, one point.
+// One row of results.json (design.md §6 "Bench output"): one system, one scenario, one point
+// (a load row) or one system's series of leader kills (a failover row).
 import type {
   ClientKind,
   LoadPattern,
@@ -6,7 +7,6 @@ import type {
   SystemName,
   TargetNodes,
 } from './loadgen-protocol.js';
-import type { ScenarioName } from './options.js';
 
 export interface VariantResult {
   client: ClientKind;
@@ -17,9 +17,9 @@ export interface VariantResult {
   failure?: string;
 }
 
-export interface ResultRow {
+export interface LoadRow {
   system: SystemName;
-  scenario: ScenarioName;
+  scenario: 'put' | 'get';
   params: {
     concurrency: number;
     consistency?: ReadConsistency;
@@ -56,4 +56,41 @@ export interface ResultRow {
     /** Set when no way of reaching the system could be measured at this point (the numbers are zeros). */
     failure?: string;
   };
+}
+
+export interface FailoverRow {
+  system: SystemName;
+  scenario: 'failover';
+  params: { trials: number; heartbeatMs: number; electionTimeoutMs: number };
+  /** Trials that ended in a successful write; `errors` are the ones that did not. */
+  ops: number;
+  /** Over the trials' failover times (ms from the SIGKILL to the first successful write sent after it). */
+  p50Ms: number;
+  p99Ms: number;
+  /** The slowest trial: too few trials for a real 99.9th percentile. */
+  p999Ms: number;
+  errors: number;
+  extra: {
+    /** Which configuration of the system this is, e.g. "etcd defaults". */
+    label: string;
+    client: ClientKind;
+    /** Closed-loop writers kept running through every trial, spread over all members. */
+    loadClients: number;
+    /** Each successful trial's failover time, in order. */
+    trialsMs: number[];
+    /** Per trial, ms from the kill until the bench saw a new leader that a majority follows. */
+    newLeaderMs: number[];
+    /** Term increments during the steady load before each kill: elections no kill caused. */
+    spuriousElections: number;
+    /** Total steady load (no kill in it) over which spurious elections were counted. */
+    steadySec: number;
+    /** Why the trials stopped early (a cluster that did not recover). */
+    failure?: string;
+  };
+}
+
+export type ResultRow = LoadRow | FailoverRow;
+
+export function isLoadRow(row: ResultRow): row is LoadRow {
+  return row.scenario !== 'failover';
 }

@@ -1,13 +1,16 @@
 // The measurements: for each scenario, level and concurrency, each system in turn under the same
 // load from a fresh load-generator process, every way of reaching it, keeping the fastest. Reads
-// first load the whole keyspace so every read finds its key.
+// first load the whole keyspace so every read finds its key. Failover (failover.ts) kills leaders
+// of raftkv, of an extra etcd with raftkv's timeouts, and of the etcd with its defaults.
+import { join } from 'node:path';
 
 import { roundCpuSec } from './cpu.js';
+import { runFailover } from './failover.js';
 import type { LoadgenParams, LoadgenResult, LoadPattern, ReadConsistency } from './loadgen-protocol.js';
-import type { BenchOptions, ScenarioName } from './options.js';
-import type { ResultRow, VariantResult } from './result-row.js';
+import type { BenchOptions } from './options.js';
+import type { FailoverRow, LoadRow, ResultRow, VariantResult } from './result-row.js';
 import { LoadgenAborted, runLoadgen } from './run-loadgen.js';
-import type { BenchSystem, Variant } from './systems.js';
+import { type BenchSystem, type RunningSystems, raftkvTiming, type Variant } from './systems.js';
 
 /** Size of every written value (design: ~100 bytes). */
 export const valueBytes = 100;
@@ -22,7 +25,7 @@ const fillConcurrency = 64;
 const readConsistencies: readonly ReadConsistency[] = ['linearizable', 'lease', 'stale'];
 
 interface Point {
-  scenario: ScenarioName;
+  scenario: LoadRow['scenario'];
   consistency: ReadConsistency | undefined;
   concurrency: number;
 }
@@ -61,19 +64,27 @@ function describeResult(result: LoadgenResult): string {
 }
 
 export class ScenarioRunner {
+  private readonly systems: readonly BenchSystem[];
   private readonly watchPids: number[];
 
   constructor(
     private readonly options: BenchOptions,
-    private readonly systems: readonly BenchSystem[],
+    private readonly running: RunningSystems,
     private readonly signal: AbortSignal,
+    /** Where a cluster started for one scenario leaves its servers' logs. */
+    private readonly logDir: string,
   ) {
-    this.watchPids = systems.flatMap((system) => system.processes.map((p) => p.pid));
+    this.systems = running.systems;
+    this.watchPids = this.systems.flatMap((system) => system.processes.map((p) => p.pid));
   }
 
   async runAll(): Promise<ResultRow[]> {
     const rows: ResultRow[] = [];
     for (const scenario of this.options.scenarios) {
+      if (scenario === 'failover') {
+        rows.push(...(await this.failover()));
+        continue;
+      }
       if (scenario === 'get') for (const system of this.systems) await this.fill(system);
       const levels = scenario === 'put' ? [undefined] : readConsistencies;
       for (const consistency of levels) {
@@ -83,6 +94,24 @@ export class ScenarioRunner {
           }
         }
       }
+    }
+    return rows;
+  }
+
+  /** raftkv, then etcd with raftkv's timeouts (a cluster of its own), then etcd with its defaults. */
+  private async failover(): Promise<FailoverRow[]> {
+    const rows: FailoverRow[] = [];
+    const trials = this.options.failoverTrials;
+    for (const system of this.systems) {
+      if (system.name === 'etcd' && this.running.startEtcd) {
+        const sameTimeouts = await this.running.startEtcd(raftkvTiming, "etcd, raftkv's timeouts");
+        try {
+          rows.push(await runFailover(sameTimeouts.subject, trials, this.signal));
+        } finally {
+          await sameTimeouts.stop(join(this.logDir, 'etcd-raftkv-timeouts'));
+        }
+      }
+      rows.push(await runFailover(system.failover, trials, this.signal));
     }
     return rows;
   }
@@ -162,7 +191,7 @@ export class ScenarioRunner {
     };
   }
 
-  private toRow(system: BenchSystem, point: Point, best: Measured, measured: Measured[]): ResultRow {
+  private toRow(system: BenchSystem, point: Point, best: Measured, measured: Measured[]): LoadRow {
     const { result } = best;
     const cpuOf = (pid: number) => result.cpuSecByPid[pid] ?? 0;
     const own = new Set(system.processes.map((p) => p.pid));

@@ -3,7 +3,9 @@
 import { copyFile, mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { RealCluster } from '../jepsen-lite/real/real-cluster.js';
-import { EtcdCluster } from './etcd-cluster.js';
+import { defaultRaftConfig, tickMs } from '../src/config.js';
+import { EtcdCluster, etcdDefaultTiming, type RaftTiming } from './etcd-cluster.js';
+import type { FailoverSubject, MemberState } from './failover.js';
 import type { ClientKind, SystemName, TargetNodes } from './loadgen-protocol.js';
 
 /** Five members in each cluster, the size raftkv is built for (design.md). */
@@ -32,13 +34,30 @@ export interface BenchSystem {
   leaderEndpoint(): Promise<string>;
   /** Every way of sending requests that the bench measures; each row reports the fastest. */
   variants: Variant[];
+  /** The same cluster for the failover scenario (which restarts members: `processes` go stale). */
+  failover: FailoverSubject;
+}
+
+/** A cluster started for one scenario only, stopped by it. */
+export interface ExtraCluster {
+  subject: FailoverSubject;
+  /** Stops the cluster and removes its data, keeping each server's log in `logDir`. */
+  stop(logDir: string): Promise<void>;
 }
 
 export interface RunningSystems {
   systems: BenchSystem[];
   /** Stops both clusters and removes their data, keeping each server's log in `logDir`. */
   stop(logDir: string): Promise<void>;
+  /** Starts another etcd cluster with other Raft timing (undefined without etcd). */
+  startEtcd: ((timing: RaftTiming, label: string) => Promise<ExtraCluster>) | undefined;
 }
+
+/** raftkv's Raft timing (config.ts): its election timeouts are drawn in [min, 2 * min). */
+export const raftkvTiming: RaftTiming = {
+  heartbeatMs: defaultRaftConfig.heartbeatTicks * tickMs,
+  electionTimeoutMs: defaultRaftConfig.electionTimeoutTicksMin * tickMs,
+};
 
 interface StartedCluster {
   dataDir: string;
@@ -50,6 +69,47 @@ async function keepLogs(cluster: StartedCluster, logDir: string): Promise<void> 
   await mkdir(logDir, { recursive: true });
   const logs = (await readdir(cluster.dataDir)).filter((file) => file.endsWith('.log'));
   await Promise.all(logs.map((file) => copyFile(join(cluster.dataDir, file), join(logDir, file))));
+}
+
+function raftkvFailover(cluster: RealCluster): FailoverSubject {
+  const ids = cluster.members.map((member) => member.id);
+  const stateOf = async (id: number): Promise<MemberState> => {
+    const status = await cluster.status(id);
+    const leaderId = status.role === 'leader' ? status.id : status.leaderId;
+    const leaderIndex = ids.indexOf(leaderId ?? -1);
+    return {
+      term: status.term,
+      leaderIndex: leaderIndex < 0 ? undefined : leaderIndex,
+      appliedIndex: status.appliedIndex,
+    };
+  };
+  return {
+    system: 'raftkv',
+    label: 'raftkv',
+    timing: raftkvTiming,
+    client: 'http',
+    endpoints: ids.map((id) => cluster.url(id)),
+    memberStates: async () =>
+      (await Promise.allSettled(ids.map(stateOf))).map((s) =>
+        s.status === 'fulfilled' ? s.value : undefined,
+      ),
+    kill: (index) => cluster.kill(ids[index]!),
+    restart: (index) => cluster.startNode(ids[index]!),
+  };
+}
+
+/** etcd through its JSON gateway: the same HTTP client as raftkv, so a kill costs both the same on the client side. */
+function etcdFailover(cluster: EtcdCluster, timing: RaftTiming, label: string): FailoverSubject {
+  return {
+    system: 'etcd',
+    label,
+    timing,
+    client: 'gateway',
+    endpoints: cluster.endpoints,
+    memberStates: () => cluster.memberStates(),
+    kill: (index) => cluster.kill(index),
+    restart: (index) => cluster.restart(index),
+  };
 }
 
 async function raftkvSystem(cluster: RealCluster): Promise<BenchSystem> {
@@ -68,6 +128,7 @@ async function raftkvSystem(cluster: RealCluster): Promise<BenchSystem> {
       { client: 'http', targets: 'all' },
       { client: 'http', targets: 'leader' },
     ],
+    failover: raftkvFailover(cluster),
   };
 }
 
@@ -85,6 +146,7 @@ async function etcdSystem(cluster: EtcdCluster): Promise<BenchSystem> {
       { client: 'gateway', targets: 'all' },
       { client: 'gateway', targets: 'leader' },
     ],
+    failover: etcdFailover(cluster, etcdDefaultTiming, 'etcd defaults'),
   };
 }
 
@@ -108,9 +170,28 @@ export async function startSystems(
     const etcd = etcdBinary ? await EtcdCluster.start(etcdBinary, clusterSize) : undefined;
     if (etcd) started.push(etcd);
     const systems = await Promise.all([raftkvSystem(raftkv), ...(etcd ? [etcdSystem(etcd)] : [])]);
-    return { systems, stop };
+    return {
+      systems,
+      stop,
+      startEtcd: etcdBinary ? (timing, label) => startExtraEtcd(etcdBinary, timing, label) : undefined,
+    };
   } catch (error) {
     await stop(startFailureLogDir);
     throw error;
   }
+}
+
+async function startExtraEtcd(binary: string, timing: RaftTiming, label: string): Promise<ExtraCluster> {
+  const cluster = await EtcdCluster.start(binary, clusterSize, timing);
+  const stop = async (logDir: string) => {
+    await keepLogs(cluster, logDir);
+    await cluster.destroy();
+  };
+  try {
+    await cluster.waitForLeader(startLeaderDeadlineMs);
+  } catch (error) {
+    await cluster.destroy();
+    throw error;
+  }
+  return { subject: etcdFailover(cluster, timing, label), stop };
 }

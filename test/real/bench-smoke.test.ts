@@ -1,6 +1,7 @@
 // `raftkv bench --quick` end to end through the built binary: both clusters start, both systems
 // get rows with finite numbers, the reports are written. No speed assertions (design.md §9:
 // speed claims live in bench/ only). etcd is required: without it this test fails, never skips.
+// Failover has its own short run (2 trials): inside --quick it would add well over 40 s.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -9,11 +10,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { etcdInstallCommand, findEtcdBinary } from '../../bench/etcd-cluster.js';
-import type { ResultRow } from '../../bench/result-row.js';
+import type { FailoverRow, LoadRow } from '../../bench/result-row.js';
 
 const cliPath = fileURLToPath(new URL('../../dist/src/cli.js', import.meta.url));
 /** Two concurrencies x six ways of writing x ~2 s each, plus starting and stopping ten processes. */
 const benchDeadlineMs = 240_000;
+/** Three series of 2 kills (~5 s each on a quiet machine), plus starting and stopping fifteen processes. */
+const failoverDeadlineMs = 240_000;
 
 interface RunOutput {
   code: number | null;
@@ -39,6 +42,15 @@ function runCli(args: string[]): Promise<RunOutput> {
 
 const numericFields = ['ops', 'opsPerSec', 'p50Ms', 'p99Ms', 'p999Ms', 'errors', 'cpuSec'] as const;
 
+function requireEtcdAndBuild(): void {
+  if (!findEtcdBinary()) {
+    throw new Error(
+      `etcd is not installed, and the bench smoke test compares against it. Install it with\n  ${etcdInstallCommand}\n(as root, or with sudo)`,
+    );
+  }
+  if (!existsSync(cliPath)) throw new Error(`${cliPath} is missing: build first (npx tsc -p tsconfig.json)`);
+}
+
 describe('raftkv bench --quick', () => {
   let outDir: string | undefined;
 
@@ -50,18 +62,12 @@ describe('raftkv bench --quick', () => {
   it(
     'writes results.json, report.md and report.html with raftkv and etcd side by side',
     async () => {
-      if (!findEtcdBinary()) {
-        throw new Error(
-          `etcd is not installed, and the bench smoke test compares against it. Install it with\n  ${etcdInstallCommand}\n(as root, or with sudo)`,
-        );
-      }
-      if (!existsSync(cliPath))
-        throw new Error(`${cliPath} is missing: build first (npx tsc -p tsconfig.json)`);
+      requireEtcdAndBuild();
       outDir = await mkdtemp(join(tmpdir(), 'raftkv-bench-smoke-'));
       const run = await runCli(['bench', '--quick', '--scenario', 'put', '--duration', '1', '--out', outDir]);
       expect(run.code, `raftkv bench failed:\n${run.stderr}`).toBe(0);
 
-      const rows = JSON.parse(await readFile(join(outDir, 'results.json'), 'utf8')) as ResultRow[];
+      const rows = JSON.parse(await readFile(join(outDir, 'results.json'), 'utf8')) as LoadRow[];
       expect(new Set(rows.map((row) => row.system))).toEqual(new Set(['raftkv', 'etcd']));
       for (const row of rows) {
         expect(row.scenario).toBe('put');
@@ -79,5 +85,42 @@ describe('raftkv bench --quick', () => {
       expect(html).not.toMatch(/<script/i);
     },
     benchDeadlineMs,
+  );
+
+  it(
+    'measures failover for raftkv, etcd with raftkv timeouts and etcd defaults',
+    async () => {
+      requireEtcdAndBuild();
+      outDir = await mkdtemp(join(tmpdir(), 'raftkv-bench-smoke-'));
+      const run = await runCli([
+        'bench',
+        '--scenario',
+        'failover',
+        '--failover-trials',
+        '2',
+        '--out',
+        outDir,
+      ]);
+      expect(run.code, `raftkv bench failed:\n${run.stderr}`).toBe(0);
+
+      const rows = JSON.parse(await readFile(join(outDir, 'results.json'), 'utf8')) as FailoverRow[];
+      expect(rows.map((row) => [row.system, row.params.electionTimeoutMs])).toEqual([
+        ['raftkv', 500],
+        ['etcd', 500],
+        ['etcd', 1000],
+      ]);
+      for (const row of rows) {
+        expect(row.scenario).toBe('failover');
+        expect(row.params.trials).toBe(2);
+        expect(row.ops + row.errors, row.extra.label).toBe(2);
+        expect(row.ops, `${row.extra.label}: ${row.extra.failure ?? ''}`).toBeGreaterThan(0);
+        for (const value of [row.p50Ms, row.p99Ms, row.p999Ms, ...row.extra.trialsMs])
+          expect(Number.isFinite(value) && value > 0, row.extra.label).toBe(true);
+        expect(Number.isInteger(row.extra.spuriousElections)).toBe(true);
+      }
+      expect(await readFile(join(outDir, 'report.md'), 'utf8')).toContain('## failover');
+      expect(await readFile(join(outDir, 'report.html'), 'utf8')).toContain('<h2>failover</h2>');
+    },
+    failoverDeadlineMs,
   );
 });
