@@ -2,7 +2,7 @@
 // log in <data-dir>/n<i>.log, and the dashboard on the base port. Ctrl-C reaches the launcher,
 // which stops the nodes in order.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, openSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LinkMesh } from '../jepsen-lite/real/link-proxy.js';
@@ -55,7 +55,12 @@ export function startNodeProcess(
     join(dataDir, `n${member.id}`),
     ...extraArgs,
   ];
-  return spawn(process.execPath, args, { detached: true, stdio: ['ignore', log, log] });
+  try {
+    return spawn(process.execPath, args, { detached: true, stdio: ['ignore', log, log] });
+  } finally {
+    // The child holds its own copy of the descriptor; ours would leak one per (re)start.
+    closeSync(log);
+  }
 }
 
 function waitForExit(child: ChildProcess, ms: number): Promise<boolean> {

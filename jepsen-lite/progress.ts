@@ -60,7 +60,8 @@ export interface RunSummary {
   reportPath: string;
 }
 
-const verdictLabel = (valid: CheckerResult['valid']) => (valid === true ? 'valid' : valid === false ? 'INVALID' : 'unknown');
+const verdictLabel = (valid: CheckerResult['valid']) =>
+  valid === true ? 'valid' : valid === false ? 'INVALID' : 'unknown';
 
 export function formatSummary(summary: RunSummary): string {
   const clientOps = summary.history.filter((op) => op.process !== 'nemesis' && op.type !== 'invoke');
@@ -71,10 +72,13 @@ export function formatSummary(summary: RunSummary): string {
     `jepsen-lite: ${summary.title}`,
     `  history   ${clientOps.length} completed client ops (ok ${count('ok')}, fail ${count('fail')}, info ${count('info')}), ${summary.faultCount} faults`,
     ...summary.results.map(
-      (result) => `  ${result.checker.padEnd(width)}  ${verdictLabel(result.valid).padEnd(7)}  ${result.summary}`,
+      (result) =>
+        `  ${result.checker.padEnd(width)}  ${verdictLabel(result.valid).padEnd(7)}  ${result.summary}`,
     ),
     ...summary.results.flatMap((result) =>
-      result.counterexample ? [`  counterexample (${result.checker}): ${result.counterexample.description}`] : [],
+      result.counterexample
+        ? [`  counterexample (${result.checker}): ${result.counterexample.description}`]
+        : [],
     ),
     ...summary.notes.map((note) => `  note: ${note}`),
     `  verdict   ${summary.verdict.toUpperCase()}`,

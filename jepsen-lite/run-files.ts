@@ -1,8 +1,7 @@
 // A run's directory (design.md §6): history.jsonl, results.json, report.html, and the nodes' logs.
 import { copyFile, mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { CheckerResult } from './checkers/verdict.js';
-import { type HistoryOp, toJsonl } from './history.js';
+import { toJsonl } from './history.js';
 import { faultWindows } from './report/history-views.js';
 import { type ReportInput, renderReport } from './report/report.js';
 
@@ -48,20 +47,7 @@ export interface RunRecordFiles {
 export async function writeRunFiles(runDir: string, run: RunRecordFiles): Promise<RunFiles> {
   const files = runFilesOf(runDir);
   const { history, results, verdict, notes } = run.report;
-  await writeFile(files.history, toJsonl(history));
-  await writeFile(files.results, `${JSON.stringify(resultsJson(run, results, history, verdict, notes), null, 2)}\n`);
-  await writeFile(files.report, renderReport(run.report));
-  return files;
-}
-
-function resultsJson(
-  run: RunRecordFiles,
-  results: readonly CheckerResult[],
-  history: readonly HistoryOp[],
-  verdict: string,
-  notes: readonly string[],
-) {
-  return {
+  const resultsJson = {
     verdict,
     exitCode: run.exitCode,
     ...run.extra,
@@ -70,6 +56,10 @@ function resultsJson(
     notes,
     historyOps: history.length,
   };
+  await writeFile(files.history, toJsonl(history));
+  await writeFile(files.results, `${JSON.stringify(resultsJson, null, 2)}\n`);
+  await writeFile(files.report, renderReport(run.report));
+  return files;
 }
 
 /** The nodes write their logs beside their data; the data goes, the logs stay with the run. */

@@ -14,8 +14,10 @@ export interface JepsenOptions {
   nemesis: string;
   /** Length of the fault phase (clients and faults), before healing and final reads. */
   timeS: number;
-  /** Each fault lasts 0.5 to 1.5 times this, after 0.25 to 0.75 times this of quiet. */
+  /** Each quiet spell before a fault lasts 0.5 to 1.5 times this. */
   nemesisIntervalS: number;
+  /** Each fault lasts 0.5 to 1.5 times this. */
+  faultDurationS: number;
   /** Ops started per second by all clients together. */
   opsPerSecond: number;
   concurrency: number;
@@ -34,10 +36,10 @@ export interface JepsenOptions {
 }
 
 export const jepsenUsage = `raftkv jepsen [--workload register|set] [--nemesis kill,pause,partition,slow,clock|all|none]
-              [--nemesis-interval S] [--time S] [--rate OPS_PER_S] [--concurrency N] [--op-timeout MS]
+              [--nemesis-interval S] [--fault-duration S] [--time S] [--rate OPS_PER_S] [--concurrency N] [--op-timeout MS]
               [--consistency linearizable|lease|stale] [--keys N] [--node-flags "FLAGS"] [--seed N]
               [--checker-time S] [--runs-dir DIR]
-  a nemesis may be narrowed to one variant: kill:one|leader|majority|all, pause:(same),
+  a nemesis may be narrowed to one variant: kill:one|leader|minority|majority|all, pause:(same),
   partition:one|leader|halves|ring|bridge, slow:delay|loss
   exit: 0 pass, 1 violation, 2 the run failed, 3 inconclusive`;
 
@@ -68,7 +70,22 @@ function atMost(flag: string, value: number, max: number): number {
 
 export function parseJepsenOptions(argv: readonly string[]): JepsenOptions {
   const flags = parseFlags(argv, {
-    values: ['workload', 'nemesis', 'nemesis-interval', 'time', 'rate', 'concurrency', 'op-timeout', 'consistency', 'keys', 'node-flags', 'seed', 'checker-time', 'runs-dir'],
+    values: [
+      'workload',
+      'nemesis',
+      'nemesis-interval',
+      'fault-duration',
+      'time',
+      'rate',
+      'concurrency',
+      'op-timeout',
+      'consistency',
+      'keys',
+      'node-flags',
+      'seed',
+      'checker-time',
+      'runs-dir',
+    ],
   });
   const nemesis = stringFlag(flags, 'nemesis', 'all');
   parseNemesisSpec(nemesis);
@@ -76,7 +93,12 @@ export function parseJepsenOptions(argv: readonly string[]): JepsenOptions {
     workload: oneOf('workload', stringFlag(flags, 'workload', 'register'), workloadNames),
     nemesis,
     timeS: atMost('time', integerFlag(flags, 'time', 60, 1), limits.timeSMax),
-    nemesisIntervalS: atMost('nemesis-interval', integerFlag(flags, 'nemesis-interval', 4, 1), limits.timeSMax),
+    nemesisIntervalS: atMost(
+      'nemesis-interval',
+      integerFlag(flags, 'nemesis-interval', 3, 1),
+      limits.timeSMax,
+    ),
+    faultDurationS: atMost('fault-duration', integerFlag(flags, 'fault-duration', 3, 1), limits.timeSMax),
     opsPerSecond: atMost('rate', integerFlag(flags, 'rate', 50, 1), limits.opsPerSecondMax),
     concurrency: atMost('concurrency', integerFlag(flags, 'concurrency', 10, 1), limits.concurrencyMax),
     opTimeoutMs: atMost('op-timeout', integerFlag(flags, 'op-timeout', 5_000, 1), limits.opTimeoutMsMax),

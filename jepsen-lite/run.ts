@@ -12,7 +12,7 @@ import { faultTimingOf, runFaultSchedule } from './nemesis/schedule.js';
 import { formatSummary, ProgressPrinter } from './progress.js';
 import { KvClient } from './real/kv-client.js';
 import { RealCluster } from './real/real-cluster.js';
-import { checkRecovery } from './recovery.js';
+import { checkNodesAlive, checkRecovery } from './recovery.js';
 import type { ReportVerdict } from './report/report.js';
 import { copyNodeLogs, createRunDir, writeRunFiles } from './run-files.js';
 import { type JepsenOptions, jepsenUsage, parseJepsenOptions } from './run-options.js';
@@ -67,28 +67,52 @@ export async function jepsenMain(argv: readonly string[]): Promise<number> {
   const abort = new AbortController();
   // Every client and the nemesis wait on this one signal.
   setMaxListeners(options.concurrency + abortListenersSpare, abort.signal);
-  // The nodes run detached: the run must outlive Ctrl-C long enough to heal and stop them.
-  const interrupt = () => {
-    console.log(abort.signal.aborted ? 'already stopping, please wait' : 'interrupted: healing, then checking what was recorded');
-    abort.abort();
-  };
-  process.on('SIGINT', interrupt);
-  process.on('SIGTERM', interrupt);
+  const stopListening = abortOnInterrupt(abort);
   const run = new RunRecord();
   let outcome: RunOutcome;
   try {
     outcome = await runJepsen(options, runDir, abort.signal, run);
   } catch (error) {
-    outcome = { verdict: 'run failed', results: [], faultCount: 0, notes: [`the run failed: ${(error as Error).message}`] };
+    const notes = [`the run failed: ${(error as Error).message}`];
+    outcome = { verdict: 'run failed', results: [], faultCount: 0, notes };
   } finally {
+    stopListening();
+  }
+  return finishRun(options, runDir, run, outcome);
+}
+
+/** The nodes run detached: on Ctrl-C the run must live on long enough to heal and stop them. */
+function abortOnInterrupt(abort: AbortController): () => void {
+  const interrupt = () => {
+    const stopping = abort.signal.aborted;
+    console.log(
+      stopping ? 'already stopping, please wait' : 'interrupted: healing, then checking what was recorded',
+    );
+    abort.abort();
+  };
+  process.on('SIGINT', interrupt);
+  process.on('SIGTERM', interrupt);
+  return () => {
     process.off('SIGINT', interrupt);
     process.off('SIGTERM', interrupt);
-  }
+  };
+}
+
+/** Writes the run directory, prints the summary, and answers the exit code. */
+async function finishRun(options: JepsenOptions, runDir: string, run: RunRecord, outcome: RunOutcome) {
   const exitCode = outcome.verdict === 'run failed' ? exitCodes.runFailed : exitCodeOf(outcome.verdict);
   const history = run.recorder.ops;
   const notes = [...run.notes, ...outcome.notes];
+  const title = describeRun(options);
   const files = await writeRunFiles(runDir, {
-    report: { ...outcome, notes, title: describeRun(options), settings: settingsOf(options), history, concurrency: options.concurrency },
+    report: {
+      ...outcome,
+      notes,
+      title,
+      settings: settingsOf(options),
+      history,
+      concurrency: options.concurrency,
+    },
     exitCode,
     extra: {
       options,
@@ -97,7 +121,7 @@ export async function jepsenMain(argv: readonly string[]): Promise<number> {
       historyTimeZeroMs: run.historyTimeZeroMs,
     },
   });
-  console.log(formatSummary({ ...outcome, notes, title: describeRun(options), history, reportPath: files.report }));
+  console.log(formatSummary({ ...outcome, notes, title, history, reportPath: files.report }));
   return exitCode;
 }
 
@@ -108,11 +132,21 @@ function describeRun(options: JepsenOptions): string {
 function settingsOf(options: JepsenOptions): Array<[string, string]> {
   return [
     ['workload', options.workload],
-    ['nemesis', `${options.nemesis}, interval ${options.nemesisIntervalS} s`],
+    [
+      'nemesis',
+      `${options.nemesis}, quiet ~${options.nemesisIntervalS} s, faults ~${options.faultDurationS} s`,
+    ],
     ['time', `${options.timeS} s`],
-    ['rate', `${options.opsPerSecond} ops/s, ${options.concurrency} clients, op timeout ${options.opTimeoutMs} ms`],
-    ['read consistency', options.consistency],
-    ['register keys', String(options.keys)],
+    [
+      'rate',
+      `${options.opsPerSecond} ops/s, ${options.concurrency} clients, op timeout ${options.opTimeoutMs} ms`,
+    ],
+    ...(options.workload === 'register'
+      ? ([
+          ['read consistency', options.consistency],
+          ['register keys', String(options.keys)],
+        ] as Array<[string, string]>)
+      : []),
     ['node flags', options.nodeFlags.join(' ') || '(none)'],
     ['seed', String(options.seed)],
     ['replay', `npm run jepsen -- ${replayArgs(options)}`],
@@ -121,10 +155,15 @@ function settingsOf(options: JepsenOptions): Array<[string, string]> {
 
 function replayArgs(options: JepsenOptions): string {
   const nodeFlags = options.nodeFlags.length > 0 ? ` --node-flags "${options.nodeFlags.join(' ')}"` : '';
-  return `--workload ${options.workload} --nemesis ${options.nemesis} --nemesis-interval ${options.nemesisIntervalS} --time ${options.timeS} --rate ${options.opsPerSecond} --concurrency ${options.concurrency} --op-timeout ${options.opTimeoutMs} --consistency ${options.consistency} --keys ${options.keys} --seed ${options.seed}${nodeFlags}`;
+  return `--workload ${options.workload} --nemesis ${options.nemesis} --nemesis-interval ${options.nemesisIntervalS} --fault-duration ${options.faultDurationS} --time ${options.timeS} --rate ${options.opsPerSecond} --concurrency ${options.concurrency} --op-timeout ${options.opTimeoutMs} --consistency ${options.consistency} --keys ${options.keys} --seed ${options.seed}${nodeFlags}`;
 }
 
-async function runJepsen(options: JepsenOptions, runDir: string, signal: AbortSignal, run: RunRecord): Promise<RunOutcome> {
+async function runJepsen(
+  options: JepsenOptions,
+  runDir: string,
+  signal: AbortSignal,
+  run: RunRecord,
+): Promise<RunOutcome> {
   const random = new Prng(options.seed);
   const nemeses = parseNemesisSpec(options.nemesis);
   const linkRandom = random.fork();
@@ -147,7 +186,8 @@ async function runJepsen(options: JepsenOptions, runDir: string, signal: AbortSi
     console.log(`  recovery: ${recovery.summary}; final reads`);
     await workload.finalReads(nextProcess);
     console.log('  checking the history');
-    const results = [...workload.check(run.recorder.ops, options.checkerTimeS * 1000), recovery];
+    const alive = await checkNodesAlive(cluster);
+    const results = [...workload.check(run.recorder.ops, options.checkerTimeS * 1000), recovery, alive];
     return { verdict: runVerdict(results), results, faultCount, notes: [] };
   } finally {
     await client.close();
@@ -181,13 +221,21 @@ async function runFaultPhase(phase: FaultPhase): Promise<{ nextProcess: number; 
   try {
     const nodes = cluster.members.map((member) => member.id);
     const [nextProcess, faults] = await Promise.all([
-      runClients({ workload, nodes, concurrency: options.concurrency, opsPerSecond: options.opsPerSecond, endsAtMs, signal, random: random.fork() }),
+      runClients({
+        workload,
+        nodes,
+        concurrency: options.concurrency,
+        opsPerSecond: options.opsPerSecond,
+        endsAtMs,
+        signal,
+        random: random.fork(),
+      }),
       runFaultSchedule({
         nemeses: phase.nemeses,
         context: { cluster, random: random.fork() },
         recorder: run.recorder,
         endsAtMs,
-        timing: faultTimingOf(options.nemesisIntervalS, faultsPerRunMax),
+        timing: faultTimingOf(options.nemesisIntervalS, options.faultDurationS, faultsPerRunMax),
         signal,
         onFault: (nemesis, fault) => {
           progress.fault = fault === undefined ? undefined : `${nemesis.f}: ${fault.target}`;

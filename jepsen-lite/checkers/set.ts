@@ -54,9 +54,12 @@ export function checkSet(history: readonly HistoryOp[]): CheckerResult {
     failed: countAdds(adds, 'fail'),
     indeterminate: adds.size - countAdds(adds, 'ok') - countAdds(adds, 'fail'),
     reads: readVerdicts,
-    failedReads: history.filter((op) => op.process !== 'nemesis' && op.f === 'read' && op.type === 'fail').length,
+    failedReads: history.filter((op) => op.process !== 'nemesis' && op.f === 'read' && op.type === 'fail')
+      .length,
   };
-  const broken = readVerdicts.find((read) => read.lostCount + read.phantomCount + read.failedButPresentCount > 0);
+  const broken = readVerdicts.find(
+    (read) => read.lostCount + read.phantomCount + read.failedButPresentCount > 0,
+  );
   const valid: Verdict = broken ? false : readVerdicts.length > 0 ? true : 'unknown';
   const result: CheckerResult = { checker: 'set', valid, summary: summarize(details, broken), details };
   if (broken) result.counterexample = counterexampleOf(broken, adds, history);
@@ -140,11 +143,16 @@ function checkRead(read: CompletedRead, adds: Map<string, AddAttempt>): SetReadV
 function summarize(details: SetDetails, broken: SetReadVerdict | undefined): string {
   const adds = `${details.attempted} adds (${details.acknowledged} ok, ${details.failed} failed, ${details.indeterminate} indeterminate)`;
   if (details.reads.length === 0) return `${adds}; no final read succeeded, nothing to check`;
-  if (!broken) return `${adds}; ${details.reads.length} final reads hold every acknowledged element and nothing else`;
+  if (!broken)
+    return `${adds}; ${details.reads.length} final reads hold every acknowledged element and nothing else`;
   const problems = [
-    broken.lostCount > 0 ? `${broken.lostCount} acknowledged elements lost (${broken.lost.slice(0, 5).join(', ')}...)` : '',
+    broken.lostCount > 0
+      ? `${broken.lostCount} acknowledged elements lost (${broken.lost.slice(0, 5).join(', ')}...)`
+      : '',
     broken.phantomCount > 0 ? `${broken.phantomCount} phantom elements` : '',
-    broken.failedButPresentCount > 0 ? `${broken.failedButPresentCount} elements present whose add failed` : '',
+    broken.failedButPresentCount > 0
+      ? `${broken.failedButPresentCount} elements present whose add failed`
+      : '',
   ].filter((problem) => problem !== '');
   return `${adds}; final read on node ${broken.node}: ${problems.join(', ')}`;
 }

@@ -93,7 +93,9 @@ describe('checkStaleReads', () => {
   it('names the three ops that prove it', () => {
     const result = checkStaleReads(history(cases[0]!.rows));
     expect(result.counterexample?.ops.map((op) => op.index)).toEqual([0, 1, 2, 3, 4, 5]);
-    expect(result.counterexample?.description).toContain('Read #4 on node 1 of k began after write #2 of 2 completed');
+    expect(result.counterexample?.description).toContain(
+      'Read #4 on node 1 of k began after write #2 of 2 completed',
+    );
   });
 
   it('never flags a history the full linearizability search accepts (property)', () => {
@@ -116,13 +118,19 @@ describe('checkStaleReads', () => {
             busy.delete(process);
             continue;
           }
-          const value = f === 'read' ? undefined : f === 'write' ? nextValue++ : [readValue === 0 ? null : readValue, nextValue++];
+          const value =
+            f === 'read'
+              ? undefined
+              : f === 'write'
+                ? nextValue++
+                : [readValue === 0 ? null : readValue, nextValue++];
           const invoke: Row = [process, 'invoke', f, value];
           rows.push(invoke);
           busy.set(process, invoke);
         }
         const generated = history(rows);
-        if (checkRegisterLinearizability(generated).valid === true) expect(checkStaleReads(generated).valid).toBe(true);
+        if (checkRegisterLinearizability(generated).valid === true)
+          expect(checkStaleReads(generated).valid).toBe(true);
       }),
       { numRuns: 2000 },
     );

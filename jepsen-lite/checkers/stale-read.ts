@@ -8,8 +8,8 @@
 // The full search decides every history in principle, but indeterminate ops on a busy key can
 // make it run out of time exactly when a bug is there to be found; this check gives the common
 // symptom of a stale read or a lost write, with a three-op counterexample, in O(n log n).
-import type { HistoryOp } from '../history.js';
 import { clientCalls } from '../client-calls.js';
+import type { HistoryOp } from '../history.js';
 import type { CheckerResult } from './verdict.js';
 
 interface Write {
@@ -76,7 +76,12 @@ export function checkStaleReads(history: readonly HistoryOp[]): CheckerResult {
     if (!first || read.invoke.index < first.read.invoke.index) first = { read, source, overwrite };
   }
   const scope = `${reads.length} ok reads against ${okWrites.length} ok writes`;
-  if (!first) return { checker: 'stale-read', valid: true, summary: `${scope}: no read of a value already overwritten` };
+  if (!first)
+    return {
+      checker: 'stale-read',
+      valid: true,
+      summary: `${scope}: no read of a value already overwritten`,
+    };
   const { read, source, overwrite } = first;
   const what = source ? `the value ${JSON.stringify(read.completion.value)}` : 'nothing (null)';
   return {

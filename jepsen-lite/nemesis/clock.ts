@@ -53,7 +53,8 @@ export function clockNemesis(): Nemesis {
       const active: ActiveFault = {
         target: `node ${node} wall clock ${fault.clockOffsetMs > 0 ? '+' : ''}${fault.clockOffsetMs} ms, monotonic rate ${fault.clockRate}`,
         nodes: [node],
-        heal: () => (error === undefined ? postClockFault(cluster.url(node), trueClock) : Promise.resolve(undefined)),
+        heal: () =>
+          error === undefined ? postClockFault(cluster.url(node), trueClock) : Promise.resolve(undefined),
       };
       if (error !== undefined) active.error = error;
       return active;

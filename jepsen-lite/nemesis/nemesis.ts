@@ -33,8 +33,8 @@ export interface Nemesis {
 }
 
 /** Which nodes a node-level fault (kill, pause) hits. */
-export type NodeTarget = 'one' | 'leader' | 'majority' | 'all';
-export const nodeTargets: readonly NodeTarget[] = ['one', 'leader', 'majority', 'all'];
+export type NodeTarget = 'one' | 'leader' | 'minority' | 'majority' | 'all';
+export const nodeTargets: readonly NodeTarget[] = ['one', 'leader', 'minority', 'majority', 'all'];
 
 export interface ChosenNodes {
   nodes: number[];
@@ -53,6 +53,16 @@ export async function chooseNodes(target: NodeTarget, context: NemesisContext): 
       const leader = await findLeader(context.cluster);
       const node = leader ?? context.random.pick(ids);
       return { nodes: [node], description: leader ? `leader ${node}` : `node ${node} (no leader known)` };
+    }
+    case 'minority': {
+      // Followers only: the cluster keeps its leader and a quorum, and goes on serving.
+      const leader = await findLeader(context.cluster);
+      const followers = ids.filter((id) => id !== leader);
+      const nodes = context.random.shuffled(followers).slice(0, ids.length - majoritySize);
+      return {
+        nodes,
+        description: `minority ${nodes.join(',')} (followers${leader ? ` of leader ${leader}` : ''})`,
+      };
     }
     case 'majority': {
       const leader = await findLeader(context.cluster);

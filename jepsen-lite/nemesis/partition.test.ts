@@ -3,7 +3,6 @@ import { describe, expect, it } from 'vitest';
 import { linkName } from '../real/link-proxy.js';
 import { Prng } from '../sim/prng.js';
 import { type PartitionKind, partitionKinds, planPartition } from './partition.js';
-import { NemesisSpecError, nodeFlagsFor, parseNemesisSpec } from './registry.js';
 
 const nodes = [1, 2, 3, 4, 5];
 
@@ -11,7 +10,9 @@ const nodes = [1, 2, 3, 4, 5];
 function reachable(kind: PartitionKind, seed: number, leader?: number): Map<number, Set<number>> {
   const plan = planPartition(kind, nodes, leader, new Prng(seed));
   const cut = new Set(plan.links.map(linkName));
-  return new Map(nodes.map((from) => [from, new Set(nodes.filter((to) => to === from || !cut.has(linkName([from, to]))))]));
+  return new Map(
+    nodes.map((from) => [from, new Set(nodes.filter((to) => to === from || !cut.has(linkName([from, to]))))]),
+  );
 }
 
 describe('planPartition', () => {
@@ -65,28 +66,5 @@ describe('planPartition', () => {
         for (const id of nodes.filter((id) => id !== bridge)) expect(view.get(id)!.size).toBe(3);
       }),
     );
-  });
-});
-
-describe('parseNemesisSpec', () => {
-  it('reads families, variants, all and none', () => {
-    expect(parseNemesisSpec('none')).toEqual([]);
-    expect(parseNemesisSpec('all').map((nemesis) => nemesis.f)).toEqual(['kill', 'pause', 'partition', 'slow', 'clock']);
-    expect(parseNemesisSpec('kill:majority, partition:leader').map((nemesis) => nemesis.name)).toEqual([
-      'kill:majority',
-      'partition:leader',
-    ]);
-    expect(parseNemesisSpec('kill').map((nemesis) => nemesis.name)).toEqual(['kill:one|leader|majority']);
-  });
-
-  it('refuses what it does not know, saying what it knows', () => {
-    expect(() => parseNemesisSpec('explode')).toThrow(NemesisSpecError);
-    expect(() => parseNemesisSpec('kill:everyone')).toThrow('kill takes one, leader, majority, all');
-    expect(() => parseNemesisSpec('clock:fast')).toThrow('clock takes no variant');
-  });
-
-  it('asks the nodes for fault injection only when the clock nemesis runs', () => {
-    expect(nodeFlagsFor(parseNemesisSpec('kill,partition'))).toEqual([]);
-    expect(nodeFlagsFor(parseNemesisSpec('all'))).toEqual(['--enable-fault-injection']);
   });
 });

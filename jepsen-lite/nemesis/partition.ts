@@ -71,7 +71,10 @@ export function planPartition(
       return {
         description: `bridge ${bridge} between ${left.join(',')} and ${right.join(',')}`,
         nodes: [bridge],
-        links: linksCutUnless(nodes, (a, b) => side(a) === side(b) || side(a) === 'bridge' || side(b) === 'bridge'),
+        links: linksCutUnless(
+          nodes,
+          (a, b) => side(a) === side(b) || side(a) === 'bridge' || side(b) === 'bridge',
+        ),
       };
     }
   }

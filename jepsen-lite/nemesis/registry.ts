@@ -17,12 +17,12 @@ interface NemesisFamily {
 const families: Record<string, NemesisFamily> = {
   kill: {
     variants: nodeTargets,
-    defaults: ['one', 'leader', 'majority'],
+    defaults: ['one', 'leader', 'minority', 'majority'],
     make: (variants) => killNemesis(variants as NodeTarget[]),
   },
   pause: {
     variants: nodeTargets,
-    defaults: ['one', 'leader', 'majority'],
+    defaults: ['one', 'leader', 'minority', 'majority'],
     make: (variants) => pauseNemesis(variants as NodeTarget[]),
   },
   partition: {
@@ -51,7 +51,9 @@ export function parseNemesisSpec(spec: string): Nemesis[] {
     const [name, variant, extra] = entry.split(':');
     const family = name === undefined ? undefined : families[name];
     if (!family || extra !== undefined)
-      throw new NemesisSpecError(`unknown nemesis "${entry}": use ${nemesisFamilies.join(', ')}, all or none`);
+      throw new NemesisSpecError(
+        `unknown nemesis "${entry}": use ${nemesisFamilies.join(', ')}, all or none`,
+      );
     if (variant === undefined) return family.make(family.defaults);
     if (!family.variants.includes(variant))
       throw new NemesisSpecError(

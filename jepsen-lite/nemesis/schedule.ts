@@ -17,14 +17,22 @@ export interface FaultTiming {
   faultsMax: number;
 }
 
-/** Jepsen's --nemesis-interval: about this many seconds of fault, and half that of quiet, per cycle. */
-export function faultTimingOf(nemesisIntervalS: number, faultsMax: number): FaultTiming {
-  const intervalMs = nemesisIntervalS * 1000;
+/**
+ * Each quiet spell lasts 0.5 to 1.5 times the interval (Jepsen's --nemesis-interval), each fault
+ * 0.5 to 1.5 times its duration.
+ */
+export function faultTimingOf(
+  nemesisIntervalS: number,
+  faultDurationS: number,
+  faultsMax: number,
+): FaultTiming {
+  const quietMs = nemesisIntervalS * 1000;
+  const faultMs = faultDurationS * 1000;
   return {
-    quietMsMin: intervalMs / 4,
-    quietMsMax: (intervalMs * 3) / 4,
-    faultMsMin: intervalMs / 2,
-    faultMsMax: (intervalMs * 3) / 2,
+    quietMsMin: quietMs / 2,
+    quietMsMax: (quietMs * 3) / 2,
+    faultMsMin: faultMs / 2,
+    faultMsMax: (faultMs * 3) / 2,
     faultsMax,
   };
 }

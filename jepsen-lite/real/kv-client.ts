@@ -33,7 +33,12 @@ export class KvClient {
       };
     } catch (error) {
       const { message, code } = error as NodeJS.ErrnoException;
-      return { status: 0, body: null, networkError: message, ...(code === undefined ? {} : { networkErrorCode: code }) };
+      return {
+        status: 0,
+        body: null,
+        networkError: message,
+        ...(code === undefined ? {} : { networkErrorCode: code }),
+      };
     }
   }
 

@@ -106,8 +106,13 @@ describe('LinkProxy', () => {
 });
 
 describe('LinkMesh', () => {
-  it("gives each node a --members view whose peers are its own proxies, its own entry and client ports real", async () => {
-    const members = [1, 2, 3].map((id) => ({ id, host: '127.0.0.1', clientPort: 9000 + id, peerPort: 9100 + id }));
+  it('gives each node a --members view whose peers are its own proxies, its own entry and client ports real', async () => {
+    const members = [1, 2, 3].map((id) => ({
+      id,
+      host: '127.0.0.1',
+      clientPort: 9000 + id,
+      peerPort: 9100 + id,
+    }));
     const mesh = await LinkMesh.start(members);
     try {
       expect(mesh.links).toHaveLength(6);

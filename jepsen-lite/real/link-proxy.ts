@@ -231,7 +231,10 @@ export class LinkMesh {
         for (const to of members) {
           if (from.id === to.id) continue;
           const target = { host: to.host, port: to.peerPort };
-          proxies.set(linkName([from.id, to.id]), await LinkProxy.start({ from: from.id, to: to.id, target, random }));
+          proxies.set(
+            linkName([from.id, to.id]),
+            await LinkProxy.start({ from: from.id, to: to.id, target, random }),
+          );
         }
     } catch (error) {
       await Promise.all([...proxies.values()].map((proxy) => proxy.close()));

@@ -8,7 +8,7 @@ import { request } from 'undici';
 import { startNodeProcess, stopNodeProcess } from '../../cluster/launcher.js';
 import type { Member } from '../../src/node/members.js';
 import { LinkMesh } from './link-proxy.js';
-import { freePorts } from './ports.js';
+import { freePortBlock } from './ports.js';
 
 export interface NodeStatus {
   id: number;
@@ -67,12 +67,14 @@ export class RealCluster {
   ) {}
 
   static async start(nodes = 5, options: RealClusterOptions = {}): Promise<RealCluster> {
-    const ports = await freePorts(nodes * 2);
+    // Below the ephemeral range: a killed node's port must still be free when it restarts, and
+    // the many outgoing connections of clients and link proxies draw from the ephemeral range.
+    const basePort = await freePortBlock(nodes * 2);
     const members = Array.from({ length: nodes }, (_, i) => ({
       id: i + 1,
       host: '127.0.0.1',
-      clientPort: ports[i]!,
-      peerPort: ports[nodes + i]!,
+      clientPort: basePort + i,
+      peerPort: basePort + nodes + i,
     }));
     const dataDir = await mkdtemp(join(tmpdir(), 'raftkv-real-'));
     const links = options.proxies ? await LinkMesh.start(members, options.random) : undefined;

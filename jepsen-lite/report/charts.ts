@@ -1,8 +1,8 @@
 // The report's three charts over the run's time: the timeline of ops per client (a bar from
 // invoke to completion, coloured by outcome), latency (a point per op) and throughput (ops
 // completed per time bucket, by outcome). Fault windows are shaded on each.
-import type { HistoryOp } from '../history.js';
 import type { ClientCall } from '../client-calls.js';
+import type { HistoryOp } from '../history.js';
 import type { FaultWindow } from './history-views.js';
 import {
   chart,
@@ -33,10 +33,14 @@ function describeCall(call: ClientCall): string {
   const { invoke, completion } = call;
   const value = invoke.value === undefined ? '' : ` ${JSON.stringify(invoke.value)}`;
   const result = completion === undefined ? 'no answer' : completion.type;
-  const read = completion?.type === 'ok' && invoke.f === 'read' ? ` = ${JSON.stringify(completion.value)}` : '';
+  const read =
+    completion?.type === 'ok' && invoke.f === 'read' ? ` = ${JSON.stringify(completion.value)}` : '';
   const latency = completion ? ` in ${((completion.time - invoke.time) / nsPerMs).toFixed(1)} ms` : '';
   const error = completion?.error ? ` (${completion.error})` : '';
-  return `#${invoke.index} process ${invoke.process} on node ${invoke.node ?? '?'}: ${invoke.f} ${invoke.key ?? ''}${value} -> ${result}${read}${error}${latency}`.slice(0, 400);
+  return `#${invoke.index} process ${invoke.process} on node ${invoke.node ?? '?'}: ${invoke.f} ${invoke.key ?? ''}${value} -> ${result}${read}${error}${latency}`.slice(
+    0,
+    400,
+  );
 }
 
 export interface TimelineInput {
@@ -64,7 +68,8 @@ export function timelineSvg({ calls, windows, scale, concurrency, highlighted }:
   });
   const labels = Array.from(
     { length: rows },
-    (_, row) => `<text x="${chart.left - 6}" y="${top + row * rowHeightPx + 11}" class="tick" text-anchor="end">client ${row}</text>`,
+    (_, row) =>
+      `<text x="${chart.left - 6}" y="${top + row * rowHeightPx + 11}" class="tick" text-anchor="end">client ${row}</text>`,
   );
   const svgHeight = top + height + 24;
   return svgFrame('timeline', svgHeight, [
@@ -72,11 +77,17 @@ export function timelineSvg({ calls, windows, scale, concurrency, highlighted }:
     timeAxis(scale, top, height),
     ...labels,
     ...bars,
-    sampled ? `<text x="${chart.left}" y="12" class="tick">${chartOpsMax} of ${calls.length} ops shown (evenly sampled)</text>` : '',
+    sampled
+      ? `<text x="${chart.left}" y="12" class="tick">${chartOpsMax} of ${calls.length} ops shown (evenly sampled)</text>`
+      : '',
   ]);
 }
 
-export function latencySvg(calls: readonly ClientCall[], windows: readonly FaultWindow[], scale: TimeScale): string {
+export function latencySvg(
+  calls: readonly ClientCall[],
+  windows: readonly FaultWindow[],
+  scale: TimeScale,
+): string {
   const completed = calls.filter((call) => call.completion !== undefined);
   const latencyMs = (call: ClientCall) => Math.max(0.1, (call.completion!.time - call.invoke.time) / nsPerMs);
   const maxMs = Math.max(10, ...completed.map(latencyMs));
@@ -102,8 +113,15 @@ export function latencySvg(calls: readonly ClientCall[], windows: readonly Fault
   ]);
 }
 
-export function throughputSvg(calls: readonly ClientCall[], windows: readonly FaultWindow[], scale: TimeScale): string {
-  const bucketNs = Math.max(nsPerSecond, Math.ceil(scale.durationNs / throughputBucketsMax / nsPerSecond) * nsPerSecond);
+export function throughputSvg(
+  calls: readonly ClientCall[],
+  windows: readonly FaultWindow[],
+  scale: TimeScale,
+): string {
+  const bucketNs = Math.max(
+    nsPerSecond,
+    Math.ceil(scale.durationNs / throughputBucketsMax / nsPerSecond) * nsPerSecond,
+  );
   const bucketCount = Math.max(1, Math.ceil(scale.durationNs / bucketNs));
   const counts: Record<Outcome, number[]> = {
     ok: new Array(bucketCount).fill(0),
@@ -127,7 +145,9 @@ export function throughputSvg(calls: readonly ClientCall[], windows: readonly Fa
       `<line x1="${chart.left}" x2="${chart.left + chart.width}" y1="${y(rate).toFixed(1)}" y2="${y(rate).toFixed(1)}" class="grid"/><text x="${chart.left - 6}" y="${(y(rate) + 4).toFixed(1)}" class="tick" text-anchor="end">${Number(rate.toFixed(2))}/s</text>`,
     );
   const lines = (Object.keys(counts) as Outcome[]).map((outcome) => {
-    const points = counts[outcome].map((count, bucket) => `${scale.x((bucket + 0.5) * bucketNs).toFixed(1)},${y(perSecond(count)).toFixed(1)}`);
+    const points = counts[outcome].map(
+      (count, bucket) => `${scale.x((bucket + 0.5) * bucketNs).toFixed(1)},${y(perSecond(count)).toFixed(1)}`,
+    );
     return `<polyline points="${points.join(' ')}" fill="none" stroke="${outcomeColours[outcome]}" stroke-width="1.5"><title>${outcome} per second</title></polyline>`;
   });
   return svgFrame('throughput', top + height + 24, [

@@ -28,7 +28,14 @@ export function faultWindows(history: readonly HistoryOp[]): FaultWindow[] {
     const fault = value.fault ?? windows.size;
     let window = windows.get(fault);
     if (!window) {
-      window = { fault, f: op.f, target: value.target ?? '', startNs: op.time, stopNs: undefined, errors: [] };
+      window = {
+        fault,
+        f: op.f,
+        target: value.target ?? '',
+        startNs: op.time,
+        stopNs: undefined,
+        errors: [],
+      };
       windows.set(fault, window);
     }
     if (value.phase === 'stop') window.stopNs = op.time;

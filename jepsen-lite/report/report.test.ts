@@ -13,12 +13,22 @@ function smallHistory(): HistoryOp[] {
   };
   const first = recorder.invoke(0, 'add', 'set/1', 1, 1);
   tick(0.5);
-  recorder.record({ process: 'nemesis', type: 'info', f: 'kill', value: { fault: 1, phase: 'start', target: 'SIGKILL <leader> 2', nodes: [2] } });
+  recorder.record({
+    process: 'nemesis',
+    type: 'info',
+    f: 'kill',
+    value: { fault: 1, phase: 'start', target: 'SIGKILL <leader> 2', nodes: [2] },
+  });
   first.ok();
   const second = recorder.invoke(1, 'add', 'set/2', 2, 2);
   tick(1);
   second.info('OUTCOME_UNKNOWN');
-  recorder.record({ process: 'nemesis', type: 'info', f: 'kill', value: { fault: 1, phase: 'stop', target: 'SIGKILL <leader> 2', nodes: [2] } });
+  recorder.record({
+    process: 'nemesis',
+    type: 'info',
+    f: 'kill',
+    value: { fault: 1, phase: 'stop', target: 'SIGKILL <leader> 2', nodes: [2] },
+  });
   tick(1);
   recorder.invoke(5, 'read', 'set/', undefined, 3).ok([]);
   return [...recorder.ops];

@@ -2,9 +2,9 @@
 // top-down: the verdict, each checker's verdict, the counterexample when there is one, then
 // the timeline, latency and throughput with the fault windows shaded, and the faults.
 import type { CheckerResult, RunVerdict } from '../checkers/verdict.js';
+import { clientCalls } from '../client-calls.js';
 import type { HistoryOp } from '../history.js';
 import { latencySvg, throughputSvg, timelineSvg } from './charts.js';
-import { clientCalls } from '../client-calls.js';
 import { countOutcomes, type FaultWindow, faultWindows } from './history-views.js';
 import { escapeHtml, faultColour, nsPerSecond, outcomeColours, TimeScale } from './svg.js';
 
@@ -82,7 +82,9 @@ ${faultsTable(windows)}
 }
 
 function settingsTable(settings: ReportInput['settings']): string {
-  const rows = settings.map(([label, value]) => `<tr><th>${escapeHtml(label)}</th><td><code>${escapeHtml(value)}</code></td></tr>`);
+  const rows = settings.map(
+    ([label, value]) => `<tr><th>${escapeHtml(label)}</th><td><code>${escapeHtml(value)}</code></td></tr>`,
+  );
   return `<table id="settings">${rows.join('')}</table>`;
 }
 
@@ -94,7 +96,8 @@ function verdictCell(valid: CheckerResult['valid']): string {
 
 function checkersTable(results: readonly CheckerResult[]): string {
   const rows = results.map(
-    (result) => `<tr><td>${escapeHtml(result.checker)}</td>${verdictCell(result.valid)}<td>${escapeHtml(result.summary)}</td></tr>`,
+    (result) =>
+      `<tr><td>${escapeHtml(result.checker)}</td>${verdictCell(result.valid)}<td>${escapeHtml(result.summary)}</td></tr>`,
   );
   return `<table id="checkers"><tr><th>checker</th><th>verdict</th><th>summary</th></tr>${rows.join('')}</table>`;
 }
@@ -102,7 +105,8 @@ function checkersTable(results: readonly CheckerResult[]): string {
 function counterexampleSection(result: CheckerResult): string {
   const example = result.counterexample;
   if (!example) return '';
-  const cell = (value: unknown) => `<td>${value === undefined ? '' : escapeHtml(typeof value === 'string' ? value : JSON.stringify(value))}</td>`;
+  const cell = (value: unknown) =>
+    `<td>${value === undefined ? '' : escapeHtml(typeof value === 'string' ? value : JSON.stringify(value))}</td>`;
   const rows = example.ops.map(
     (op) =>
       `<tr>${cell(op.index)}${cell((op.time / nsPerSecond).toFixed(3))}${cell(op.process)}${cell(op.node)}${cell(op.type)}${cell(op.f)}${cell(op.key)}${cell(op.value)}${cell(op.error)}</tr>`,
@@ -117,7 +121,9 @@ function legend(windows: readonly FaultWindow[]): string {
   const swatch = (colour: string, label: string, opacity = 1) =>
     `<span><i class="swatch" style="background:${colour};opacity:${opacity}"></i>${escapeHtml(label)}</span>`;
   const outcomes = Object.entries(outcomeColours).map(([outcome, colour]) => swatch(colour, outcome));
-  const faults = [...new Set(windows.map((window) => window.f))].map((f) => swatch(faultColour(f), `${f} in force`, 0.35));
+  const faults = [...new Set(windows.map((window) => window.f))].map((f) =>
+    swatch(faultColour(f), `${f} in force`, 0.35),
+  );
   return `<p class="legend">${[...outcomes, ...faults].join('')} Hover a bar, a point or a band for details.</p>`;
 }
 

@@ -64,13 +64,21 @@ export function timeAxis(scale: TimeScale, top: number, height: number): string 
 }
 
 /** Shaded bands for the windows in which faults were in force, labelled at the top. */
-export function faultBands(windows: readonly FaultWindow[], scale: TimeScale, top: number, height: number, labelled: boolean): string {
+export function faultBands(
+  windows: readonly FaultWindow[],
+  scale: TimeScale,
+  top: number,
+  height: number,
+  labelled: boolean,
+): string {
   return windows
     .map((window) => {
       const x1 = scale.x(window.startNs);
       const x2 = scale.x(window.stopNs ?? scale.durationNs);
       const colour = faultColour(window.f);
-      const tooltip = escapeHtml(`fault ${window.fault}: ${window.f} — ${window.target}${window.errors.length > 0 ? ` (${window.errors.join('; ')})` : ''}`);
+      const tooltip = escapeHtml(
+        `fault ${window.fault}: ${window.f} — ${window.target}${window.errors.length > 0 ? ` (${window.errors.join('; ')})` : ''}`,
+      );
       const label = labelled
         ? `<text x="${(x1 + 3).toFixed(1)}" y="${top + 11}" class="fault-label" fill="${colour}">${escapeHtml(window.f)}</text>`
         : '';

@@ -10,7 +10,13 @@ import { checkStaleReads } from '../checkers/stale-read.js';
 import type { CheckerResult } from '../checkers/verdict.js';
 import type { HistoryOp, OpType } from '../history.js';
 import { failureOf } from '../real/kv-client.js';
-import { completeRead, completeWrite, type ReadConsistency, type Workload, type WorkloadContext } from './workload.js';
+import {
+  completeRead,
+  completeWrite,
+  type ReadConsistency,
+  type Workload,
+  type WorkloadContext,
+} from './workload.js';
 
 export const registerKeysCountDefault = 3;
 /** Share of reads and writes among the ops; the rest are compare-and-sets. */
@@ -30,7 +36,10 @@ export interface RegisterOptions {
 
 export function registerWorkload(context: WorkloadContext, options: RegisterOptions): Workload {
   const { cluster, client, recorder, random } = context;
-  const keys = Array.from({ length: options.keysCount ?? registerKeysCountDefault }, (_, i) => `${keyPrefix}${i}`);
+  const keys = Array.from(
+    { length: options.keysCount ?? registerKeysCountDefault },
+    (_, i) => `${keyPrefix}${i}`,
+  );
   let nextValue = 1;
   /** The newest value seen on each key with the revision that wrote it: what a CAS expects. */
   const known = new Map<string, KnownValue>();
@@ -39,7 +48,12 @@ export function registerWorkload(context: WorkloadContext, options: RegisterOpti
     if (revision > (known.get(key)?.revision ?? 0)) known.set(key, { value, revision });
   };
 
-  async function read(process: number, node: number, key: string, consistency: ReadConsistency): Promise<OpType> {
+  async function read(
+    process: number,
+    node: number,
+    key: string,
+    consistency: ReadConsistency,
+  ): Promise<OpType> {
     const pending = recorder.invoke(process, 'read', key, undefined, node);
     const answer = await client.get(cluster.url(node), key, consistency);
     if (answer.status === 404 && failureOf(answer) === 'KEY_NOT_FOUND') return pending.ok(null).type;

@@ -35,7 +35,11 @@ export function setWorkload(context: WorkloadContext): Workload {
     const elements: number[] = [];
     let after = '';
     for (let page = 0; page < finalReadPagesMax; page++) {
-      const answer = await client.range(cluster.url(node), { prefix: setPrefix, after, limit: finalReadPageItems });
+      const answer = await client.range(cluster.url(node), {
+        prefix: setPrefix,
+        after,
+        limit: finalReadPageItems,
+      });
       if (answer.status !== 200) return { failure: failureOf(answer) };
       const { items, more } = answer.body as unknown as RangePage;
       for (const item of items) elements.push(Number(item.key.slice(setPrefix.length)));
