@@ -2,17 +2,17 @@
 // kill pressed on the leader's card, another node shown as leader and the failover timed. Then
 // Ctrl-C (SIGINT) to the launcher, and no node process may be left behind.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Browser, chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePortBlock } from '../../jepsen-lite/real/ports.js';
 import { waitFor } from '../../jepsen-lite/real/real-cluster.js';
+import { launchChromium } from '../support/chromium.js';
 
-const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const cliPath = fileURLToPath(new URL('../../dist/src/cli.js', import.meta.url));
 const screenshotDir = fileURLToPath(new URL('../../test-results/', import.meta.url));
 /** `raftkv cluster --base-port B` uses B (dashboard), B+1.. (clients) and B+101.. (peers). */
@@ -30,25 +30,6 @@ interface DashboardNode {
 interface DashboardStateSeen {
   leader: { id: number; term: number } | null;
   nodes: DashboardNode[];
-}
-
-function launchChromium(): Promise<Browser> {
-  if (!existsSync(chromiumPath)) {
-    throw new Error(
-      `no Chromium at ${chromiumPath}: install it with "sudo apt-get update && sudo apt-get install -y chromium", or name a browser with CHROMIUM_PATH`,
-    );
-  }
-  return chromium.launch({
-    executablePath: chromiumPath,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-  });
 }
 
 function isAlive(pid: number): boolean {

@@ -6,12 +6,11 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { chromium } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import type { CheckerResult } from '../../jepsen-lite/checkers/verdict.js';
+import { launchChromium } from '../support/chromium.js';
 
 const cliPath = fileURLToPath(new URL('../../dist/src/cli.js', import.meta.url));
-const chromiumPath = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 /** A run of --time T takes T plus start-up, recovery, final reads and checking. */
 const runOverheadMs = 60_000;
 /** After SIGINT the run heals, checks and stops its nodes; then it is killed outright. */
@@ -126,23 +125,9 @@ describe('raftkv jepsen finds planted bugs', () => {
 
 describe('report.html', () => {
   it('renders in headless Chromium with the verdict and the timeline', async () => {
-    if (!existsSync(chromiumPath))
-      throw new Error(
-        `no Chromium at ${chromiumPath}: install it with "sudo apt-get update && sudo apt-get install -y chromium", or name a browser with CHROMIUM_PATH`,
-      );
     const runDir =
       healthyRunDir ?? (await runJepsen(words('--workload register --nemesis partition'), 5)).runDir;
-    const browser = await chromium.launch({
-      executablePath: chromiumPath,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-    });
+    const browser = await launchChromium();
     try {
       const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
       const requests: string[] = [];
