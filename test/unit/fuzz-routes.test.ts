@@ -62,9 +62,12 @@ describe('every route under hostile input', () => {
     app = started.app;
     stop = started.stop;
     status = () => started.node.status();
+    // Ready, not only leading: /readyz is 503 until the leader has applied its first entry.
     const deadline = Date.now() + 10_000;
-    while (started.node.status().role !== 'leader' && Date.now() < deadline)
+    while ((await app.inject({ url: '/readyz' })).statusCode !== 200) {
+      if (Date.now() > deadline) throw new Error('the test node never became ready');
       await new Promise((r) => setTimeout(r, 5));
+    }
   });
   afterAll(() => stop());
 
