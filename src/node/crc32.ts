@@ -20,9 +20,16 @@ function buildTable(): Uint32Array {
 
 /** The CRC-32 of `bytes`, as an unsigned 32-bit integer. */
 export function crc32(bytes: Uint8Array): number {
+  return crc32Parts([bytes]);
+}
+
+/** The CRC-32 of the concatenation of `parts`, without concatenating them. */
+export function crc32Parts(parts: readonly Uint8Array[]): number {
   let crc = 0xffffffff;
-  for (const byte of bytes) {
-    crc = crcTable[(crc ^ byte) & 0xff]! ^ (crc >>> 8);
+  for (const bytes of parts) {
+    for (let i = 0; i < bytes.length; i++) {
+      crc = crcTable[(crc ^ bytes[i]!) & 0xff]! ^ (crc >>> 8);
+    }
   }
   return (crc ^ 0xffffffff) >>> 0;
 }

@@ -3,7 +3,7 @@
 // The state machine shares the DB: its keys start with stateMachinePrefix and it writes its own
 // batches. Reads are served from memory (MirroredDurableStorage), so the whole log is held in
 // memory and grows with it until snapshots compact it (a later issue).
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import { Packr } from 'msgpackr';
@@ -12,6 +12,7 @@ import type { Entry, EntryType, HardState, NodeId } from '../raft/messages.js';
 import { type ConfigState, emptyHardState, MemoryStorage, type SnapshotMeta } from '../raft/storage.js';
 import { crc32 } from './crc32.js';
 import { MirroredDurableStorage, StorageError, type StorageUpdate } from './durable-storage.js';
+import { verifyLevelDbTables } from './leveldb-verify.js';
 
 /** The layout of the whole data directory, kept in its identity record. */
 export const storageFormatVersion = 1;
@@ -59,7 +60,7 @@ export class LevelStorage extends MirroredDurableStorage {
       return new LevelStorage(db, dataDir, isNew, mirror);
     } catch (error) {
       await db.close();
-      throw error;
+      throw explainCorruption(error, dataDir);
     }
   }
 
@@ -105,8 +106,35 @@ type DbWrite = { type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'de
 
 // ---- opening -----------------------------------------------------------------------------
 
+/**
+ * Opens the database after checking it: LevelDB recovers its write-ahead log (and says in LOG
+ * what it had to skip), closes, every table file's blocks are checked against their checksums
+ * while nothing writes them (LevelDB checks them on reads only when asked, and classic-level
+ * cannot ask), and then it opens for good.
+ */
 async function openDb(dataDir: string): Promise<LevelDb> {
   await mkdir(dataDir, { recursive: true });
+  const recovered = await openDbOnce(dataDir);
+  const dropped = await droppedOnRecovery(join(dataDir, 'db'));
+  await recovered.close();
+  if (dropped !== null) {
+    throw new StorageError(
+      'DATA_CORRUPT',
+      `LevelDB's write-ahead log in ${dataDir} is damaged: on recovery it skipped a damaged part (${dropped}), ` +
+        `so writes after it may be missing: ${restoreAdvice(dataDir)}`,
+    );
+  }
+  const damage = await verifyLevelDbTables(join(dataDir, 'db'));
+  if (damage !== null) {
+    throw new StorageError(
+      'DATA_CORRUPT',
+      `LevelDB table ${damage.file} in ${dataDir} is damaged (${damage.reason}): ${restoreAdvice(dataDir)}`,
+    );
+  }
+  return openDbOnce(dataDir);
+}
+
+async function openDbOnce(dataDir: string): Promise<LevelDb> {
   const db: LevelDb = new ClassicLevel(join(dataDir, 'db'), { keyEncoding: 'view', valueEncoding: 'view' });
   try {
     await db.open();
@@ -119,12 +147,32 @@ async function openDb(dataDir: string): Promise<LevelDb> {
         { cause: error },
       );
     }
+    const explained = explainCorruption(error, dataDir);
+    if (explained !== error) throw explained;
     const reason = describeError(error);
     throw new StorageError('STORAGE_FAILED', `cannot open the database in ${dataDir}: ${reason}`, {
       cause: error,
     });
   }
   return db;
+}
+
+/**
+ * LevelDB recovers its write-ahead log past a damaged block by skipping it and saying so only in
+ * its LOG file (classic-level cannot turn on paranoid_checks). A torn tail from a crash is not
+ * reported there; damage in the middle is, and it may have taken writes that later ones build on
+ * (a state record whose applied index survived). LOG is rewritten at each open, so what it holds
+ * is this open's recovery.
+ */
+async function droppedOnRecovery(dbDir: string): Promise<string | null> {
+  let log: string;
+  try {
+    log = await readFile(join(dbDir, 'LOG'), 'utf8');
+  } catch {
+    return null;
+  }
+  const match = /dropping \d+ bytes;[^\n]*/.exec(log);
+  return match ? match[0] : null;
 }
 
 /** Checks the data directory is this node's of this cluster, creating it when empty; true if created. */
@@ -260,6 +308,24 @@ function decodeStoredEntry(bytes: Uint8Array, index: number, isLast: boolean, da
   const entry = decodeEntry(bytes);
   if (entry.index !== index) throw corrupt(`it holds entry ${entry.index}`);
   return entry;
+}
+
+/**
+ * LevelDB's own checks (a damaged block, a bad table) surface as bare "Corruption: ..." errors:
+ * they get the same advice as ours.
+ */
+export function explainCorruption(error: unknown, dataDir: string): unknown {
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  const fromLevelDb =
+    code === 'LEVEL_CORRUPTION' || (typeof message === 'string' && message.startsWith('Corruption'));
+  if (error instanceof StorageError || !fromLevelDb) return error;
+  return new StorageError(
+    'DATA_CORRUPT',
+    `LevelDB in ${dataDir} reports damage (${String(message)}): ${restoreAdvice(dataDir)}`,
+    {
+      cause: error,
+    },
+  );
 }
 
 function restoreAdvice(dataDir: string): string {

@@ -1,11 +1,16 @@
 // The state store on LevelDB. It shares the node's database with the log storage
 // (node/level-storage.ts), under its own key prefix, and never opens or closes the database.
 // Layout under the prefix:
-//   <prefix>d/<key>       the state records
-//   <prefix>m/applied     { v, appliedIndex }: the index of the last entry whose effects are stored
+//   <prefix>d/<key>       crc32(key, value) (4 bytes, big-endian) + value: the state records
+//   <prefix>m/applied     crc32 + { v, appliedIndex }: the index of the last entry whose effects are stored
+// LevelDB does not check its block checksums on reads (classic-level cannot ask it to), so every
+// record carries its own: a flipped bit is reported (DATA_CORRUPT), never served. open() checks
+// every record once, so a damaged disk stops the node at start rather than on some later read.
 import type { ClassicLevel } from 'classic-level';
 import { Packr } from 'msgpackr';
 import { assert } from '../assert.js';
+import { crc32Parts } from '../node/crc32.js';
+import { StorageError } from '../node/durable-storage.js';
 import { concatBytes, type KeyRange, keyBytes, plainBytes, rangeWithin, type StateKey } from './keys.js';
 import {
   assertAppliedIndexAdvances,
@@ -17,6 +22,8 @@ import {
 
 /** Version of the applied-index record; a node reads this version and the one before. */
 const appliedRecordFormatVersion = 1;
+const crcBytes = 4;
+const appliedRecordName = 'the applied-index record';
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
 
@@ -43,8 +50,18 @@ export class LevelStateStore implements StateStore {
     const bytesDb = db as unknown as BytesDatabase;
     const appliedKey = keyBytes(`${prefix}m/applied`);
     const stored = await bytesDb.get(appliedKey, bytesEncoding);
-    const applied = stored === undefined ? 0 : decodeAppliedIndex(stored);
-    return new LevelStateStore(bytesDb, keyBytes(`${prefix}d/`), appliedKey, applied);
+    const applied =
+      stored === undefined ? 0 : decodeAppliedIndex(checked(appliedKey, stored, appliedRecordName));
+    const store = new LevelStateStore(bytesDb, keyBytes(`${prefix}d/`), appliedKey, applied);
+    await store.checkEveryRecord();
+    return store;
+  }
+
+  /** Reads every record once, checking its checksum; throws DATA_CORRUPT at the first bad one. */
+  private async checkEveryRecord(): Promise<void> {
+    for await (const _record of this.iterate({})) {
+      // iterate() checks each record as it reads it.
+    }
   }
 
   appliedIndex(): number {
@@ -54,8 +71,9 @@ export class LevelStateStore implements StateStore {
   async get(key: StateKey): Promise<Uint8Array | undefined> {
     // Synchronous on purpose: a point lookup is served from LevelDB's caches in microseconds, while
     // an asynchronous one costs a thread-pool round trip, and apply makes one per command in turn.
-    const value = this.db.getSync(this.storeKey(key), bytesEncoding);
-    return value === undefined ? undefined : plainBytes(value);
+    const storeKey = this.storeKey(key);
+    const value = this.db.getSync(storeKey, bytesEncoding);
+    return value === undefined ? undefined : plainBytes(checked(storeKey, value, 'a state record'));
   }
 
   async *iterate(range: KeyRange): AsyncGenerator<StateRecord> {
@@ -70,7 +88,10 @@ export class LevelStateStore implements StateStore {
     });
     // LevelDB iterators read from an implicit snapshot taken when they are created.
     for await (const [key, value] of iterator) {
-      yield { key: plainBytes(key.subarray(this.dataPrefix.byteLength)), value: plainBytes(value) };
+      yield {
+        key: plainBytes(key.subarray(this.dataPrefix.byteLength)),
+        value: plainBytes(checked(key, value, 'a state record')),
+      };
     }
   }
 
@@ -78,10 +99,14 @@ export class LevelStateStore implements StateStore {
     assertAppliedIndexAdvances(this.applied, appliedIndex);
     const batch: StateOp[] = ops.map((op) =>
       op.type === 'put'
-        ? { type: 'put', key: this.storeKey(op.key), value: op.value }
+        ? { type: 'put', key: this.storeKey(op.key), value: withCrc(this.storeKey(op.key), op.value) }
         : { type: 'del', key: this.storeKey(op.key) },
     );
-    batch.push({ type: 'put', key: this.appliedKey, value: encodeAppliedIndex(appliedIndex) });
+    batch.push({
+      type: 'put',
+      key: this.appliedKey,
+      value: withCrc(this.appliedKey, encodeAppliedIndex(appliedIndex)),
+    });
     // No fsync: the log is the durable source of truth, and its own synced writes (same database,
     // same write-ahead log, in order) carry this batch to disk soon after. If a crash loses this
     // batch, it loses the applied index with the state, so the node re-applies exactly those
@@ -94,6 +119,32 @@ export class LevelStateStore implements StateStore {
   private storeKey(key: StateKey): Uint8Array {
     return concatBytes(this.dataPrefix, keyBytes(key));
   }
+}
+
+/** The checksum covers the key too, so a record that lands under another key is caught as well. */
+function withCrc(storeKey: Uint8Array, value: Uint8Array): Uint8Array {
+  const record = new Uint8Array(crcBytes + value.length);
+  new DataView(record.buffer).setUint32(0, crc32Parts([storeKey, value]));
+  record.set(value, crcBytes);
+  return record;
+}
+
+/** The value of a stored record whose checksum holds; DATA_CORRUPT otherwise. */
+function checked(storeKey: Uint8Array, record: Uint8Array, what: string): Uint8Array {
+  const value = record.subarray(crcBytes);
+  const intact =
+    record.length >= crcBytes &&
+    new DataView(record.buffer, record.byteOffset, record.byteLength).getUint32(0) ===
+      crc32Parts([storeKey, value]);
+  if (!intact) {
+    throw new StorageError(
+      'DATA_CORRUPT',
+      `${what} (key ${JSON.stringify(Buffer.from(storeKey).toString('utf8'))}) fails its checksum: the disk ` +
+        'is damaged: restore this node from a peer: stop it, move its data directory aside, and add it ' +
+        'back as a new member (learner first)',
+    );
+  }
+  return value;
 }
 
 function encodeAppliedIndex(appliedIndex: number): Uint8Array {

@@ -1,0 +1,182 @@
+// A damaged disk through the real binary: a byte flipped anywhere in LevelDB's tables or its
+// write-ahead log, or a table cut short, is reported at start with advice (restore from a
+// peer). A write-ahead log cut short is a torn tail, as after a crash: the node starts with a
+// prefix of its writes. It never serves a wrong value.
+import { spawn } from 'node:child_process';
+import { cp, open, readdir, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RealCluster } from '../../jepsen-lite/real/real-cluster.js';
+import { formatMembers } from '../../src/node/members.js';
+
+const cliPath = new URL('../../dist/src/cli.js', import.meta.url).pathname;
+/** Enough data for LevelDB to have written several tables (its write buffer is 4 MiB). */
+const keyCount = 3_000;
+const valueBytes = 2_000;
+const writers = 16;
+/** How long a damaged node gets to either refuse or answer. */
+const startDeadlineMs = 20_000;
+
+/** Incompressible, so a flipped byte lands in stored values rather than in compressed runs. */
+function writtenValue(i: number): string {
+  let text = `value-${i}-`;
+  let seed = i * 7919 + 1;
+  while (text.length < valueBytes) {
+    seed = (seed * 48271) % 2147483647;
+    text += String.fromCharCode(97 + (seed % 26));
+  }
+  return text;
+}
+
+type Outcome = { kind: 'refused'; stderr: string } | { kind: 'served'; wrong: number; missing: number };
+
+describe('a damaged data directory', () => {
+  let cluster: RealCluster;
+  let pristine: string;
+
+  beforeAll(async () => {
+    cluster = await RealCluster.start(1);
+    const leader = await cluster.waitForLeader();
+    const url = cluster.url(leader);
+    await Promise.all(
+      Array.from({ length: writers }, async (_, w) => {
+        for (let i = w; i < keyCount; i += writers) {
+          const response = await fetch(`${url}/v1/kv/k${i}`, {
+            method: 'PUT',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ value: writtenValue(i) }),
+          });
+          expect(response.status).toBe(200);
+          await response.arrayBuffer();
+        }
+      }),
+    );
+    expect(await cluster.terminate(leader)).toBe(0);
+    pristine = join(cluster.dataDir, 'n1');
+  });
+
+  afterAll(async () => {
+    await cluster?.destroy();
+  });
+
+  /** Copies the pristine data dir, damages the copy, starts a node on it and reports what it did. */
+  async function startDamaged(name: string, damage: (db: string) => Promise<void>): Promise<Outcome> {
+    const dataDir = join(cluster.dataDir, `damaged-${name}`);
+    await cp(pristine, dataDir, { recursive: true });
+    await rm(join(dataDir, 'db', 'LOCK'), { force: true });
+    await damage(join(dataDir, 'db'));
+    const member = cluster.members[0]!;
+    const child = spawn(
+      process.execPath,
+      [cliPath, 'node', '--id', '1', '--members', formatMembers([member]), '--data-dir', dataDir],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let stderr = '';
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    try {
+      const ready = await Promise.race([
+        exited.then(() => false),
+        waitReady(cluster.url(1)).then(() => true),
+      ]);
+      if (!ready) return { kind: 'refused', stderr };
+      let wrong = 0;
+      let missing = 0;
+      for (let i = 0; i < keyCount; i++) {
+        const response = await fetch(`${cluster.url(1)}/v1/kv/k${i}?consistency=stale`);
+        if (response.status !== 200) {
+          missing += 1;
+          await response.arrayBuffer();
+          continue;
+        }
+        const body = (await response.json()) as { value: unknown };
+        if (body.value !== writtenValue(i)) wrong += 1;
+      }
+      return { kind: 'served', wrong, missing };
+    } finally {
+      child.kill('SIGKILL');
+      await exited;
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  }
+
+  it('refuses at start with advice, or serves exactly what was written; never a wrong value', async () => {
+    const files = await readdir(join(pristine, 'db'));
+    const tables = files.filter((file) => file.endsWith('.ldb'));
+    const logs = files.filter((file) => file.endsWith('.log'));
+    expect(tables.length, 'LevelDB wrote tables').toBeGreaterThan(0);
+    const damages: [string, (db: string) => Promise<void>][] = [];
+    for (const file of [...tables.slice(0, 2), ...tables.slice(-1), ...logs]) {
+      for (const fraction of [0.2, 0.6, 0.999]) {
+        damages.push([`flip-${file}-${fraction}`, (db) => flipByte(join(db, file), fraction)]);
+      }
+    }
+    for (const file of tables.slice(0, 1))
+      damages.push([`truncate-${file}`, (db) => truncateHalf(join(db, file))]);
+    // A write-ahead log cut short looks exactly like a crash in the middle of a write (LevelDB
+    // reads it as a torn tail): the node starts with a prefix of its writes, which a cluster
+    // then brings up to date. Nothing it serves may be wrong; the lost tail is missing.
+    const walCuts: [string, (db: string) => Promise<void>][] = logs.map((file) => [
+      `truncate-${file}`,
+      (db) => truncateHalf(join(db, file)),
+    ]);
+
+    let refusals = 0;
+    for (const [name, damage] of damages) {
+      const outcome = await startDamaged(name, damage);
+      console.log(name, outcome.kind === 'refused' ? `refused: ${outcome.stderr.trim()}` : outcome);
+      if (outcome.kind === 'refused') {
+        refusals += 1;
+        expect(outcome.stderr, name).toMatch(/restore this node from a peer/);
+      } else {
+        expect(outcome, name).toEqual({ kind: 'served', wrong: 0, missing: 0 });
+      }
+    }
+    // Every flip and every cut table is caught: a build that checked nothing would start.
+    expect(refusals).toBe(damages.length);
+    for (const [name, damage] of walCuts) {
+      const outcome = await startDamaged(name, damage);
+      console.log(name, outcome);
+      expect(outcome.kind === 'served' && outcome.wrong, `${name}: nothing wrong is served`).toBe(0);
+    }
+  });
+});
+
+async function waitReady(url: string): Promise<void> {
+  const deadline = Date.now() + startDeadlineMs;
+  while (Date.now() < deadline) {
+    try {
+      const response = await fetch(`${url}/readyz`);
+      await response.arrayBuffer();
+      if (response.status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`the damaged node neither refused nor became ready within ${startDeadlineMs} ms`);
+}
+
+async function flipByte(path: string, fraction: number): Promise<void> {
+  const { size } = await stat(path);
+  const position = Math.min(size - 1, Math.floor(size * fraction));
+  const file = await open(path, 'r+');
+  try {
+    const byte = Buffer.alloc(1);
+    await file.read(byte, 0, 1, position);
+    byte[0]! ^= 0x10;
+    await file.write(byte, 0, 1, position);
+  } finally {
+    await file.close();
+  }
+}
+
+async function truncateHalf(path: string): Promise<void> {
+  const { size } = await stat(path);
+  const file = await open(path, 'r+');
+  try {
+    await file.truncate(Math.floor(size / 2));
+  } finally {
+    await file.close();
+  }
+}
