@@ -25,7 +25,9 @@ function onPath(command) {
 }
 
 function ensureSystemPackages() {
-  const missing = systemPackages.filter((entry) => !(entry.env && process.env[entry.env]) && !onPath(entry.command));
+  const missing = systemPackages.filter(
+    (entry) => !(entry.env && process.env[entry.env]) && !onPath(entry.command),
+  );
   if (missing.length === 0) return;
   const names = missing.map((entry) => entry.package).join(' ');
   const isRoot = process.getuid?.() === 0;
@@ -39,7 +41,10 @@ function ensureSystemPackages() {
   console.log(`installing ${names} (apt-get)...`);
   const prefix = isRoot ? [] : ['sudo', '-n'];
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  for (const args of [['apt-get', 'update', '-qq'], ['apt-get', 'install', '-y', '-qq', ...names.split(' ')]]) {
+  for (const args of [
+    ['apt-get', 'update', '-qq'],
+    ['apt-get', 'install', '-y', '-qq', ...names.split(' ')],
+  ]) {
     const command = [...prefix, ...args];
     const result = spawnSync(command[0], command.slice(1), { stdio: 'inherit', env });
     if (result.status !== 0) {

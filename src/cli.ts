@@ -5,11 +5,13 @@ import { runCluster } from '../cluster/launcher.js';
 import { integerFlag, parseFlags, stringFlag, UsageError } from './cli-args.js';
 import { defaultQuorumReadConfig } from './config.js';
 import { MembersParseError, parseMembers } from './node/members.js';
+import { loadNodeSecurity } from './node/security.js';
 import { startServer } from './node/server.js';
 
 const usage = `usage:
   raftkv node --id N --members 1=host:clientPort:peerPort,... --data-dir DIR [--cluster-token T] [--log-level L]
-              [--listen-host H] [--dashboard-url URL]
+              [--listen-host H] [--dashboard-url URL] [--cluster-secret-file F] [--admin-token-file F]
+              [--tls-cert F --tls-key F [--tls-ca F]]
               [--enable-fault-injection] [--test-ack-before-fsync] [--test-stale-deposed-reads] [--test-lazy-storage]
               [--read-quorum R] [--unsafe-allow-weak-quorum] [--quorum-hedge-ms MS] [--test-skip-pqr-wait]
   raftkv cluster [--nodes 5] [--base-port 7000] [--data-dir ./data]
@@ -30,6 +32,11 @@ async function nodeCommand(argv: string[]): Promise<number> {
       'listen-host',
       'read-quorum',
       'quorum-hedge-ms',
+      'cluster-secret-file',
+      'admin-token-file',
+      'tls-cert',
+      'tls-key',
+      'tls-ca',
     ],
     booleans: [
       'enable-fault-injection',
@@ -40,7 +47,16 @@ async function nodeCommand(argv: string[]): Promise<number> {
       'test-skip-pqr-wait',
     ],
   });
+  const optional = (name: string) => (flags.has(name) ? stringFlag(flags, name) : undefined);
+  const security = loadNodeSecurity({
+    clusterSecretFile: optional('cluster-secret-file'),
+    adminTokenFile: optional('admin-token-file'),
+    tlsCert: optional('tls-cert'),
+    tlsKey: optional('tls-key'),
+    tlsCa: optional('tls-ca'),
+  });
   const server = await startServer({
+    security,
     id: integerFlag(flags, 'id', 0, 1),
     members: parseMembers(stringFlag(flags, 'members')),
     dataDir: resolve(stringFlag(flags, 'data-dir')),

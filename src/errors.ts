@@ -25,6 +25,8 @@ export const errorCodes = {
   BUSY: { status: 503, message: 'The node has too much pending work; retry later' },
   SHUTTING_DOWN: { status: 503, message: 'The node is shutting down' },
   FORBIDDEN: { status: 403, message: 'Admin routes need the admin token or a loopback client' },
+  UNAUTHORIZED: { status: 401, message: 'The request lacks valid credentials' },
+  CLUSTER_MISMATCH: { status: 403, message: 'The peer belongs to another cluster' },
   FAULT_INJECTION_DISABLED: {
     status: 403,
     message: 'Fault injection is off: start the node with --enable-fault-injection',

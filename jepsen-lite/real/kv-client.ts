@@ -12,9 +12,20 @@ export interface KvAnswer {
 }
 
 export class KvClient {
-  private readonly agent = new Agent({ connections: 64, keepAliveTimeout: 10_000, connectTimeout: 2_000 });
+  private readonly agent: Agent;
 
-  constructor(private readonly timeoutMs = 10_000) {}
+  /** `tlsCa`: the nodes serve https with certificates signed by it. */
+  constructor(
+    private readonly timeoutMs = 10_000,
+    tlsCa?: Buffer,
+  ) {
+    this.agent = new Agent({
+      connections: 64,
+      keepAliveTimeout: 10_000,
+      connectTimeout: 2_000,
+      ...(tlsCa ? { connect: { ca: tlsCa } } : {}),
+    });
+  }
 
   private async call(method: 'GET' | 'PUT' | 'DELETE', url: string, body?: unknown): Promise<KvAnswer> {
     try {

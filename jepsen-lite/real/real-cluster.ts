@@ -4,7 +4,7 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { request } from 'undici';
+import { Agent, request } from 'undici';
 import { startNodeProcess, stopNodeProcess } from '../../cluster/launcher.js';
 import type { Member } from '../../src/node/members.js';
 import { LinkMesh } from './link-proxy.js';
@@ -53,18 +53,26 @@ export interface RealClusterOptions {
   nodeFlags?: readonly string[];
   /** Draws for lossy links: [0, 1). */
   random?: () => number;
+  /** Flags for one node only, after nodeFlags (a node with another secret, say). */
+  nodeFlagsFor?: (id: number) => readonly string[];
+  /** The nodes serve https (started with --tls-cert): clients check their certificates against `ca`. */
+  tlsCa?: Buffer;
 }
 
 export class RealCluster {
   private readonly processes = new Map<number, ChildProcess>();
+  /** With TLS: the dispatcher that trusts the nodes' certificates (tests use it for their own requests too). */
+  readonly dispatcher: Agent | undefined;
 
   private constructor(
     readonly members: Member[],
     readonly dataDir: string,
     /** The proxies of every directed peer link, when started with `proxies: true`. */
     readonly links: LinkMesh | undefined,
-    private readonly nodeFlags: readonly string[],
-  ) {}
+    private readonly options: RealClusterOptions,
+  ) {
+    this.dispatcher = options.tlsCa ? new Agent({ connect: { ca: options.tlsCa } }) : undefined;
+  }
 
   static async start(nodes = 5, options: RealClusterOptions = {}): Promise<RealCluster> {
     // Below the ephemeral range: a killed node's port must still be free when it restarts, and
@@ -78,7 +86,7 @@ export class RealCluster {
     }));
     const dataDir = await mkdtemp(join(tmpdir(), 'raftkv-real-'));
     const links = options.proxies ? await LinkMesh.start(members, options.random) : undefined;
-    const cluster = new RealCluster(members, dataDir, links, options.nodeFlags ?? []);
+    const cluster = new RealCluster(members, dataDir, links, options);
     for (const member of members) cluster.startNode(member.id);
     return cluster;
   }
@@ -86,13 +94,14 @@ export class RealCluster {
   url(id: number): string {
     const member = this.members.find((m) => m.id === id);
     if (!member) throw new Error(`no node ${id}`);
-    return `http://${member.host}:${member.clientPort}`;
+    return `${this.options.tlsCa ? 'https' : 'http'}://${member.host}:${member.clientPort}`;
   }
 
   startNode(id: number): void {
     const member = this.members.find((m) => m.id === id)!;
     const view = this.links?.membersSeenBy(id) ?? this.members;
-    this.processes.set(id, startNodeProcess(member, view, this.dataDir, this.nodeFlags));
+    const flags = [...(this.options.nodeFlags ?? []), ...(this.options.nodeFlagsFor?.(id) ?? [])];
+    this.processes.set(id, startNodeProcess(member, view, this.dataDir, flags));
   }
 
   isRunning(id: number): boolean {
@@ -128,6 +137,7 @@ export class RealCluster {
 
   async status(id: number): Promise<NodeStatus> {
     const response = await request(`${this.url(id)}/v1/status`, {
+      dispatcher: this.dispatcher,
       headersTimeout: 2_000,
       bodyTimeout: 2_000,
     });
@@ -174,6 +184,7 @@ export class RealCluster {
   async destroy(): Promise<void> {
     for (const id of this.processes.keys()) await this.kill(id);
     await this.links?.close();
+    await this.dispatcher?.close();
     await rm(this.dataDir, { recursive: true, force: true });
   }
 }

@@ -331,6 +331,13 @@ describe('admin routes', () => {
       expect(disabled.statusCode).toBe(403);
       expect(disabled.json().error.code).toBe('FAULT_INJECTION_DISABLED');
 
+      // A token header on a node without one is refused, even from loopback.
+      const tokenless = await withFaults.app.inject({
+        url: '/admin/members',
+        headers: { authorization: 'Bearer 0123456789abcdef0123' },
+      });
+      expect(tokenless.statusCode).toBe(401);
+
       const single = await withFaults.app.inject({
         method: 'POST',
         url: '/admin/transfer-leader',
@@ -341,6 +348,35 @@ describe('admin routes', () => {
     } finally {
       await withFaults.stop();
       await without.stop();
+    }
+  });
+});
+
+describe('admin routes with --admin-token-file', () => {
+  it('answer any address that brings the token; a wrong or malformed token is 401 even from loopback', async () => {
+    const token = 'admin-token-0123456789abcdef';
+    const started = await startTestNode(1, [member(1)], new MemoryNetwork(), undefined, {
+      adminToken: token,
+    });
+    try {
+      const ask = (remoteAddress: string, authorization?: string) =>
+        started.app.inject({
+          url: '/admin/members',
+          remoteAddress,
+          headers: authorization === undefined ? {} : { authorization },
+        });
+      expect((await ask('10.1.2.3', `Bearer ${token}`)).statusCode).toBe(200);
+      expect((await ask('127.0.0.1')).statusCode).toBe(200);
+      expect((await ask('10.1.2.3')).json().error.code).toBe('FORBIDDEN');
+      for (const bad of [`Bearer ${token}x`, `Bearer ${token.slice(1)}`, token, 'Bearer', `Basic ${token}`]) {
+        for (const address of ['10.1.2.3', '127.0.0.1']) {
+          const refused = await ask(address, bad);
+          expect(refused.statusCode, `${address} ${bad}`).toBe(401);
+          expect(refused.json().error.code).toBe('UNAUTHORIZED');
+        }
+      }
+    } finally {
+      await started.stop();
     }
   });
 });

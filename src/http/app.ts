@@ -8,6 +8,7 @@ import type { NodeMetrics } from '../node/metrics.js';
 import type { RaftNode, RoleChange } from '../node/node.js';
 import type { QuorumReads } from '../quorum/quorum-read.js';
 import type { StateMachine } from '../statemachine/state-machine.js';
+import { type AdmissionLimits, installAdmission } from './admission.js';
 import { installErrorHandlers, toRaftkvError } from './errors.js';
 import { createForwarder } from './forward.js';
 import { type Faults, registerAdminRoutes } from './routes/admin.js';
@@ -16,6 +17,17 @@ import { registerStatusRoutes } from './routes/status.js';
 
 /** The largest request body a client may send. */
 export const bodyBytesMax = 1024 * 1024;
+/** Open client connections; the server closes a new one past this at once (before any request). */
+export const clientConnectionsMax = 8192;
+/** The whole request (headers and body) must arrive within this (slowloris). */
+export const clientRequestTimeoutMs = 30_000;
+/** An idle keep-alive connection is closed after this; load generators reuse theirs well within it. */
+export const clientKeepAliveTimeoutMs = 30_000;
+/**
+ * A connection with no traffic either way for this long is closed (a client that stops reading
+ * its answers, say). Every route answers well within it; a streaming route must write more often.
+ */
+export const clientConnectionIdleTimeoutMs = 60_000;
 
 export interface AppDeps {
   node: RaftNode;
@@ -31,8 +43,16 @@ export interface AppDeps {
   forwardTimeoutMs?: number;
   /** The dashboard's URL, when the node runs under `raftkv cluster`. */
   dashboardUrl?: string;
+  /** --admin-token-file: admin routes accept `Authorization: Bearer <token>` from any address. */
+  adminToken?: string | null;
+  /** --tls-cert/--tls-key: the client port speaks https, and forwards to the leader check `ca`. */
+  tls?: { cert: Buffer; key: Buffer; ca: Buffer };
+  /** The scheme of every member's client URL (https with TLS). */
+  scheme?: 'http' | 'https';
   /** Present only with --enable-fault-injection: applies POST /admin/faults. */
   injectFaults?: (faults: Faults) => void;
+  /** Overrides of the admission limits (defaultAdmissionLimits). */
+  admission?: Partial<AdmissionLimits>;
 }
 
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
@@ -42,6 +62,12 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     bodyLimit: bodyBytesMax,
     disableRequestLogging: true,
     return503OnClosing: true,
+    requestTimeout: clientRequestTimeoutMs,
+    keepAliveTimeout: clientKeepAliveTimeoutMs,
+    connectionTimeout: clientConnectionIdleTimeoutMs,
+    // No maxRequestsPerSocket: Node answers pipelined requests past it 503 on its own, without
+    // our error shape or Retry-After; maxConnections and admission bound the load instead.
+    ...(deps.tls ? { https: { key: deps.tls.key, cert: deps.tls.cert } } : {}),
     // Errors fastify raises before routing (a malformed URL, say) get our error shape too.
     frameworkErrors: (
       error: Error,
@@ -52,7 +78,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       reply.status(mapped.status).send(mapped.toJSON());
     },
   } as never) as unknown as FastifyInstance;
+  app.server.maxConnections = clientConnectionsMax;
   installErrorHandlers(app);
+  installAdmission(app, deps.admission, deps.metrics);
   // JSON (fastify's parser) and msgpack only: a text/plain body is refused, not read as a string.
   app.removeContentTypeParser('text/plain');
   app.addContentTypeParser(
@@ -66,7 +94,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       }
     },
   );
-  const forwarder = createForwarder(deps.forwardTimeoutMs ?? 10_000);
+  const forwarder = createForwarder(deps.forwardTimeoutMs ?? 10_000, deps.tls?.ca);
   app.addHook('onClose', () => forwarder.close());
   registerStatusRoutes(app, deps);
   registerKvRoutes(app, deps, forwarder);

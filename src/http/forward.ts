@@ -19,12 +19,14 @@ export interface Forwarder {
 
 const forwardedHeaders = ['content-type', 'idempotency-key', 'accept'] as const;
 
-export function createForwarder(timeoutMs: number): Forwarder {
+/** `ca`: with TLS, the leader's certificate is checked against it. */
+export function createForwarder(timeoutMs: number, ca?: Buffer): Forwarder {
   const agent = new Agent({
     connections: 128,
     pipelining: 1,
     connectTimeout: 1_000,
     keepAliveTimeout: 30_000,
+    ...(ca ? { connect: { ca } } : {}),
   });
   return {
     async forward(request, reply, leaderUrl) {

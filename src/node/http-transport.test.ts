@@ -20,6 +20,7 @@ import {
   peerMessagesPath,
   registerPeerRoutes,
 } from './http-transport.js';
+import { clusterIdHeader, PeerAuth } from './peer-auth.js';
 import { numberedHeartbeats, oneOfEachMessage } from './transport.contract.js';
 
 const receiverId = 2;
@@ -27,6 +28,10 @@ const senderId = 1;
 const deadlineMs = 10_000;
 /** Loopback port 1: nothing listens, connections are refused at once. */
 const downAddress = '127.0.0.1:1';
+
+const testClusterId = 'transport-test';
+/** No secret here: these tests are about batching and refusals; peer-auth.test.ts covers signing. */
+const testAuth = (nodeId: number) => new PeerAuth({ clusterId: testClusterId, nodeId, secret: null });
 
 const closers: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -37,7 +42,7 @@ afterEach(async () => {
 async function startReceiver(
   limits: Partial<HttpTransportLimits> = {},
 ): Promise<{ transport: HttpTransport; app: FastifyInstance; batches: Message[][]; address: string }> {
-  const transport = new HttpTransport({ nodeId: receiverId, limits });
+  const transport = new HttpTransport({ nodeId: receiverId, limits, auth: testAuth(receiverId) });
   const batches: Message[][] = [];
   transport.onMessages((messages) => batches.push(messages));
   const app = Fastify();
@@ -51,7 +56,7 @@ async function startReceiver(
 }
 
 function startSender(limits: Partial<HttpTransportLimits> = {}): HttpTransport {
-  const transport = new HttpTransport({ nodeId: senderId, limits });
+  const transport = new HttpTransport({ nodeId: senderId, limits, auth: testAuth(senderId) });
   closers.push(() => transport.close());
   return transport;
 }
@@ -64,7 +69,7 @@ function postBatch(
   return app.inject({
     method: 'POST',
     url: peerMessagesPath,
-    headers: { 'content-type': contentType },
+    headers: { 'content-type': contentType, [clusterIdHeader]: testClusterId },
     payload: Buffer.from(payload),
   });
 }

@@ -14,6 +14,7 @@ import {
   type NodeId,
 } from '../raft/messages.js';
 import { emptyTransportStats, Inbox } from './inbox.js';
+import type { PeerAuth } from './peer-auth.js';
 import type { MessageHandler, Transport, TransportStats } from './transport.js';
 
 export const peerMessagesPath = '/raft';
@@ -69,6 +70,10 @@ function estimatedMessageBytes(message: Message): number {
 
 export interface HttpTransportOptions {
   nodeId: NodeId;
+  /** Signs every request this node sends and checks every one it receives (peer-auth.ts). */
+  auth: PeerAuth;
+  /** With TLS on the peer ports, peers are dialled over https and their certificates checked against `ca`. */
+  tls?: { ca: string | Buffer };
   limits?: Partial<HttpTransportLimits>;
   /** Told when a peer stops answering and when it answers again (not on every failed POST). */
   logger?: Logger;
@@ -78,6 +83,8 @@ export class HttpTransport implements Transport {
   readonly nodeId: NodeId;
   readonly limits: HttpTransportLimits;
   readonly inbox: Inbox;
+  readonly auth: PeerAuth;
+  private readonly tls: { ca: string | Buffer } | undefined;
   private readonly counters = emptyTransportStats();
   private readonly links = new Map<NodeId, PeerLink>();
   private readonly logger: Logger | undefined;
@@ -93,6 +100,8 @@ export class HttpTransport implements Transport {
       'retry backoff must satisfy 1 <= min <= max',
     );
     this.logger = options.logger;
+    this.auth = options.auth;
+    this.tls = options.tls;
     this.inbox = new Inbox(this.nodeId, this.counters);
   }
 
@@ -110,10 +119,11 @@ export class HttpTransport implements Transport {
   /** `address` is `host:port` of the peer's peer port; a changed address redials at once. */
   setPeer(id: NodeId, address: string): void {
     assert(this.closing === null, 'setPeer on a closed transport');
-    const origin = originOf(address);
+    const origin = originOf(address, this.tls === undefined ? 'http' : 'https');
     const link = this.links.get(id);
     if (link === undefined) {
-      this.links.set(id, new PeerLink(id, origin, this.limits, this.counters, this.logger));
+      const sending = { limits: this.limits, counters: this.counters, auth: this.auth, tls: this.tls };
+      this.links.set(id, new PeerLink(id, origin, sending, this.logger));
     } else {
       link.redial(origin);
     }
@@ -138,10 +148,10 @@ export class HttpTransport implements Transport {
   }
 }
 
-function originOf(address: string): string {
+function originOf(address: string, scheme: 'http' | 'https'): string {
   let url: URL | undefined;
   try {
-    url = new URL(`http://${address}`);
+    url = new URL(`${scheme}://${address}`);
   } catch {
     url = undefined;
   }
@@ -150,6 +160,14 @@ function originOf(address: string): string {
     () => `peer address "${address}" is not host:port`,
   );
   return url.origin;
+}
+
+/** What every link of one transport shares. */
+interface Sending {
+  limits: HttpTransportLimits;
+  counters: TransportStats;
+  auth: PeerAuth;
+  tls: { ca: string | Buffer } | undefined;
 }
 
 /** One peer: its bounded queue, its connection, and the sender loop that drains one into the other. */
@@ -165,13 +183,17 @@ class PeerLink {
   private backoffTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
+  private readonly limits: HttpTransportLimits;
+  private readonly counters: TransportStats;
+
   constructor(
     private readonly peer: NodeId,
     origin: string,
-    private readonly limits: HttpTransportLimits,
-    private readonly counters: TransportStats,
+    private readonly sending: Sending,
     private readonly logger: Logger | undefined,
   ) {
+    this.limits = sending.limits;
+    this.counters = sending.counters;
     this.origin = origin;
     this.client = this.dial(origin);
   }
@@ -219,6 +241,7 @@ class PeerLink {
       connectTimeout: this.limits.connectTimeoutMs,
       headersTimeout: this.limits.headersTimeoutMs,
       bodyTimeout: this.limits.bodyTimeoutMs,
+      ...(this.sending.tls ? { connect: { ca: this.sending.tls.ca } } : {}),
     });
   }
 
@@ -268,11 +291,15 @@ class PeerLink {
   private async post(batch: Message[]): Promise<void> {
     let failure: string | null;
     try {
+      const body = encodeMessages(batch);
       const response = await this.client.request({
         path: peerMessagesPath,
         method: 'POST',
-        headers: { 'content-type': peerMessagesContentType },
-        body: encodeMessages(batch),
+        headers: {
+          'content-type': peerMessagesContentType,
+          ...this.sending.auth.headers('POST', peerMessagesPath, body),
+        },
+        body,
         // Raft messages are safe to duplicate; both flags let undici pipeline POSTs.
         idempotent: true,
         blocking: false,
@@ -328,6 +355,8 @@ export function registerPeerRoutes(app: FastifyInstance, transport: HttpTranspor
     );
     // Refusals fastify raises while reading a body; any other error is a fault for the node's handler.
     scope.setErrorHandler((error: FastifyError, _request, reply) => {
+      // Bad credentials are not malformed messages: answered, not counted as such.
+      if (error instanceof RaftkvError) return reply.code(error.status).send(error.toJSON());
       const refusal = bodyRefusal(error);
       if (refusal === null) throw error;
       return refuse(reply, refusal);
@@ -339,6 +368,8 @@ export function registerPeerRoutes(app: FastifyInstance, transport: HttpTranspor
           new RaftkvError('BAD_REQUEST', `${peerMessagesPath} needs a ${peerMessagesContentType} body`),
         );
       }
+      const remote = request.socket.remoteAddress;
+      transport.auth.verifyBody(request.headers, 'POST', request.url, request.body, remote);
       try {
         transport.inbox.receiveBatch(request.body);
       } catch (error) {

@@ -48,8 +48,9 @@ export function formatMembers(members: readonly Member[]): string {
   return members.map((m) => `${m.id}=${m.host}:${m.clientPort}:${m.peerPort}`).join(',');
 }
 
-export function clientUrl(member: Member): string {
-  return `http://${member.host}:${member.clientPort}`;
+/** `scheme` is https when the cluster runs with --tls-cert (one setting for every member). */
+export function clientUrl(member: Member, scheme: 'http' | 'https' = 'http'): string {
+  return `${scheme}://${member.host}:${member.clientPort}`;
 }
 
 export function peerAddress(member: Member): string {

@@ -63,6 +63,18 @@ export class NodeMetrics {
     registers: [this.registry],
   });
 
+  readonly requestsRefused = new Counter({
+    name: 'raftkv_requests_refused_total',
+    help: 'Client requests refused by admission control, by code (OVERLOADED: per client, BUSY: node-wide)',
+    labelNames: ['code'],
+    registers: [this.registry],
+  });
+  readonly requestsInFlight = new Gauge({
+    name: 'raftkv_client_requests_in_flight',
+    help: 'Client requests admitted and not yet answered (health, status, metrics and admin routes not counted)',
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry });
   }

@@ -1,7 +1,7 @@
 // One running node: storage, state machine, transport, the Raft driver and the two HTTP
 // servers (client port, peer port), with a graceful stop (design.md §6 "Graceful SIGTERM").
 import { createHash, randomInt } from 'node:crypto';
-import Fastify from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { type Logger, pino } from 'pino';
 import {
   defaultQuorumReadConfig,
@@ -19,10 +19,12 @@ import { LevelStateStore } from '../statemachine/level-state-store.js';
 import { StateMachine } from '../statemachine/state-machine.js';
 import { SkewedClock, systemClock } from './clock.js';
 import { HttpTransport, registerPeerRoutes } from './http-transport.js';
-import { LevelStorage } from './level-storage.js';
+import { explainCorruption, LevelStorage } from './level-storage.js';
 import { clientUrl, type Member, peerAddress } from './members.js';
 import { NodeMetrics } from './metrics.js';
 import { defaultNodeLimits, RaftNode, type RoleChange } from './node.js';
+import { guardPeerApp, PeerAuth } from './peer-auth.js';
+import { type NodeSecurity, noSecurity } from './security.js';
 
 export interface ServerOptions {
   id: NodeId;
@@ -36,6 +38,8 @@ export interface ServerOptions {
    * container it is 0.0.0.0, while peers dial the service name in --members.
    */
   listenHost?: string;
+  /** Cluster secret, admin token and TLS (docs/security.md); none by default. */
+  security?: NodeSecurity;
   /** POST /admin/faults may skew this node's clock and slow its disk (tests only). */
   enableFaultInjection?: boolean;
   /** Quorum reads: --read-quorum, --unsafe-allow-weak-quorum, --quorum-hedge-ms. */
@@ -93,9 +97,18 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   readQuorumSize(options.members.length, quorumConfig.readQuorum, quorumConfig.allowWeakQuorum);
   const logger = pino({ level: options.logLevel ?? 'info', base: { node: options.id } });
   const voters = options.members.map((member) => member.id);
+  const security = options.security ?? noSecurity;
+  const tls = security.tls;
+  const clusterId = clusterIdOf(options.clusterToken, options.members);
+  const auth = new PeerAuth({
+    clusterId,
+    nodeId: options.id,
+    secret: security.clusterSecret,
+    logger: logger.child({ component: 'peer-auth' }),
+  });
   const storage = await LevelStorage.open(options.dataDir, {
     nodeId: options.id,
-    clusterId: clusterIdOf(options.clusterToken, options.members),
+    clusterId,
     initialConfig: { voters, learners: [] },
   });
   if (testFlags.lazyStorage) storage.unsyncedHoldMs = lazyStorageHoldMs;
@@ -103,9 +116,19 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const raftConfig = testFlags.ackBeforeFsync
     ? { ...defaultRaftConfig, testFaults: { ackBeforePersist: true } }
     : defaultRaftConfig;
-  const stateStore = await LevelStateStore.open(storage.db, storage.stateMachinePrefix);
+  const stateStore = await LevelStateStore.open(storage.db, storage.stateMachinePrefix).catch(
+    async (error) => {
+      await storage.close();
+      throw explainCorruption(error, options.dataDir);
+    },
+  );
   const stateMachine = new StateMachine(stateStore);
-  const transport = new HttpTransport({ nodeId: options.id, logger });
+  const transport = new HttpTransport({
+    nodeId: options.id,
+    logger,
+    auth,
+    tls: tls ? { ca: tls.ca } : undefined,
+  });
   for (const member of options.members) {
     if (member.id !== options.id) transport.setPeer(member.id, peerAddress(member));
   }
@@ -146,10 +169,16 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     config: quorumConfig,
     readTimeoutMs: defaultNodeLimits.readTimeoutMs,
     metrics,
+    auth,
+    tls: tls ? { ca: tls.ca } : undefined,
   });
-  const peerApp = Fastify({ logger: false });
+  const peerApp = Fastify({
+    logger: false,
+    ...(tls ? { https: { key: tls.key, cert: tls.cert } } : {}),
+  }) as unknown as FastifyInstance;
+  guardPeerApp(peerApp, auth);
   registerPeerRoutes(peerApp, transport);
-  registerQuorumReadRoute(peerApp, quorum.answerLocally);
+  registerQuorumReadRoute(peerApp, quorum.answerLocally, auth);
   const clientApp = await buildApp({
     node,
     stateMachine,
@@ -159,6 +188,9 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     roleChanges: () => roleChanges,
     logger: logger.child({ component: 'http' }),
     dashboardUrl: options.dashboardUrl,
+    adminToken: security.adminToken,
+    tls,
+    scheme: tls ? 'https' : 'http',
     injectFaults:
       clock instanceof SkewedClock
         ? (faults) => {
@@ -173,7 +205,15 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   await clientApp.listen({ host: listenHost, port: self.clientPort });
   node.start();
   logger.info(
-    { client: clientUrl(self), peer: peerAddress(self), dataDir: options.dataDir, testFlags },
+    {
+      client: clientUrl(self, tls ? 'https' : 'http'),
+      peer: peerAddress(self),
+      dataDir: options.dataDir,
+      peerAuth: security.clusterSecret ? 'hmac' : 'cluster-id only',
+      adminToken: security.adminToken !== null,
+      tls: tls !== undefined,
+      testFlags,
+    },
     'node started',
   );
 

@@ -12,6 +12,7 @@ import { MemoryDurableStorage } from './memory-durable-storage.js';
 import type { MemoryNetwork } from './memory-transport.js';
 import { NodeMetrics } from './metrics.js';
 import { defaultNodeLimits, RaftNode } from './node.js';
+import { PeerAuth } from './peer-auth.js';
 
 /** A short tick so in-process tests elect within tens of milliseconds. */
 export const testTickMs = 5;
@@ -21,6 +22,7 @@ export async function startTestNode(
   members: Member[],
   network: MemoryNetwork,
   injectFaults?: AppDeps['injectFaults'],
+  appDeps: Partial<AppDeps> = {},
 ) {
   const voters = members.map((member) => member.id);
   const storage = new MemoryDurableStorage({ voters, learners: [] });
@@ -51,6 +53,7 @@ export async function startTestNode(
     config: defaultQuorumReadConfig,
     readTimeoutMs: defaultNodeLimits.readTimeoutMs,
     metrics,
+    auth: new PeerAuth({ clusterId: 'test-cluster', nodeId: id, secret: null }),
   });
   const app = await buildApp({
     node,
@@ -60,6 +63,7 @@ export async function startTestNode(
     metrics,
     roleChanges: () => [],
     injectFaults,
+    ...appDeps,
   });
   node.start();
   return {

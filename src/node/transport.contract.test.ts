@@ -2,6 +2,7 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { HttpTransport, registerPeerRoutes } from './http-transport.js';
 import { MemoryNetwork } from './memory-transport.js';
+import { PeerAuth } from './peer-auth.js';
 import { transportContract } from './transport.contract.js';
 
 transportContract('MemoryTransport', async () => {
@@ -26,7 +27,13 @@ transportContract('MemoryTransport', async () => {
 async function startHttpNode(
   nodeId: number,
 ): Promise<{ transport: HttpTransport; server: FastifyInstance; address: string }> {
-  const transport = new HttpTransport({ nodeId });
+  // Signed, as real nodes are: the contract holds with credentials on every request.
+  const auth = new PeerAuth({
+    clusterId: 'contract',
+    nodeId,
+    secret: Buffer.from('contract-test-secret-0123456789'),
+  });
+  const transport = new HttpTransport({ nodeId, auth });
   const server = Fastify();
   registerPeerRoutes(server, transport);
   const address = new URL(await server.listen({ host: '127.0.0.1', port: 0 })).host;

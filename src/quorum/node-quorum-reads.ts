@@ -4,6 +4,7 @@ import type { QuorumReadConfig } from '../config.js';
 import { type Member, peerAddress } from '../node/members.js';
 import type { NodeMetrics } from '../node/metrics.js';
 import type { RaftNode } from '../node/node.js';
+import type { PeerAuth } from '../node/peer-auth.js';
 import type { NodeId } from '../raft/messages.js';
 import type { StateReader } from '../statemachine/state-store.js';
 import { PeerReplicas } from './peer-replicas.js';
@@ -19,6 +20,10 @@ export interface NodeQuorumReadsOptions {
   config: QuorumReadConfig;
   readTimeoutMs: number;
   metrics: NodeMetrics;
+  /** Signs the reads sent to peers. */
+  auth: PeerAuth;
+  /** Peers' peer ports speak TLS with certificates signed by `ca`. */
+  tls?: { ca: string | Buffer };
 }
 
 export interface NodeQuorumReads {
@@ -34,7 +39,7 @@ export function createNodeQuorumReads(options: NodeQuorumReadsOptions): NodeQuor
     metrics.quorumReplicaAnswers.inc();
     return answerFromLocalState(node, options.kvState, key);
   };
-  const peers = new PeerReplicas();
+  const peers = new PeerReplicas(options.auth, options.tls);
   const replicas = new Map<NodeId, Replica>();
   for (const member of options.members) {
     const replica =

@@ -1,5 +1,7 @@
-// Admin routes (design.md §6): loopback clients only (an admin token arrives with the security
-// work). Fault injection exists only on nodes started with --enable-fault-injection.
+// Admin routes (design.md §6, docs/security.md): a loopback client, or any client with the admin
+// token (`Authorization: Bearer <token>`, --admin-token-file). A wrong token is refused even from
+// loopback. Fault injection exists only on nodes started with --enable-fault-injection.
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { RaftkvError } from '../../errors.js';
 import { clientUrl, peerAddress } from '../../node/members.js';
@@ -23,7 +25,23 @@ export function isLoopback(address: string | undefined): boolean {
   return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
 }
 
-function requireAdmin(request: FastifyRequest): void {
+/** Compares digests, so neither the token's bytes nor its length leak through timing. */
+function sameToken(given: string, expected: string): boolean {
+  const digest = (text: string) => createHash('sha256').update(text).digest();
+  return timingSafeEqual(digest(given), digest(expected));
+}
+
+export function requireAdmin(request: FastifyRequest, adminToken: string | null | undefined): void {
+  const authorization = request.headers.authorization;
+  if (authorization !== undefined) {
+    const match = /^Bearer (\S+)$/.exec(authorization);
+    if (match && adminToken && sameToken(match[1]!, adminToken)) return;
+    request.log.warn(
+      { remote: request.socket.remoteAddress, url: request.url },
+      'admin request with a bad token',
+    );
+    throw new RaftkvError('UNAUTHORIZED', 'The admin token is not valid');
+  }
   if (!isLoopback(request.socket.remoteAddress)) throw new RaftkvError('FORBIDDEN');
 }
 
@@ -63,17 +81,21 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AppDeps): void {
   const { node } = deps;
 
   app.get('/admin/members', async (request) => {
-    requireAdmin(request);
+    requireAdmin(request, deps.adminToken);
     const { voters, learners } = node.members();
     const describe = (id: number) => {
       const member = deps.members.find((m) => m.id === id);
-      return { id, url: member ? clientUrl(member) : null, peer: member ? peerAddress(member) : null };
+      return {
+        id,
+        url: member ? clientUrl(member, deps.scheme) : null,
+        peer: member ? peerAddress(member) : null,
+      };
     };
     return { voters: voters.map(describe), learners: learners.map(describe) };
   });
 
   app.post('/admin/transfer-leader', async (request) => {
-    requireAdmin(request);
+    requireAdmin(request, deps.adminToken);
     const body = (request.body ?? {}) as { to?: unknown };
     const status = node.status();
     if (status.role !== 'leader')
@@ -92,7 +114,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: AppDeps): void {
   });
 
   app.post('/admin/faults', async (request) => {
-    requireAdmin(request);
+    requireAdmin(request, deps.adminToken);
     if (!deps.injectFaults) throw new RaftkvError('FAULT_INJECTION_DISABLED');
     const faults = parseFaults(request.body);
     deps.injectFaults(faults);

@@ -58,11 +58,14 @@ export function registerKvRoutes(app: FastifyInstance, deps: AppDeps, forwarder:
     const { role, leaderId } = node.status();
     if (role !== 'leader') {
       const leader = deps.members.find((member) => member.id === leaderId);
-      const hint = { leaderId: leader?.id ?? null, leaderUrl: leader ? clientUrl(leader) : null };
+      const hint = {
+        leaderId: leader?.id ?? null,
+        leaderUrl: leader ? clientUrl(leader, deps.scheme) : null,
+      };
       if (request.headers[noForwardHeader] === '1') throw new RaftkvError('NOT_LEADER', undefined, hint);
       if (!leader || request.headers[forwardedHeader] === '1')
         throw new RaftkvError('NO_LEADER', undefined, hint);
-      return forwarder.forward(request, reply, clientUrl(leader));
+      return forwarder.forward(request, reply, clientUrl(leader, deps.scheme));
     }
     const stopTimer = deps.metrics.proposalSeconds.startTimer();
     const result = await node.propose(encodeCommand(command));

@@ -2,6 +2,7 @@
 // answered with a code (never a crash).
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { clusterIdHeader, PeerAuth } from '../../node/peer-auth.js';
 import {
   answerFromLocalState,
   packQuorumMessage,
@@ -29,13 +30,23 @@ describe(`POST ${quorumReadPath}`, () => {
       pendingIndex: (stateKey: string) => (stateKey === 'kv/a/b' ? 5 : 0),
     };
     app = Fastify({ logger: false });
-    registerQuorumReadRoute(app, (key) => answerFromLocalState(node, stateMachine.reader(kvService), key));
+    const auth = new PeerAuth({ clusterId: 'quorum-test', nodeId: 1, secret: null });
+    registerQuorumReadRoute(
+      app,
+      (key) => answerFromLocalState(node, stateMachine.reader(kvService), key),
+      auth,
+    );
     await app.ready();
   });
   afterAll(() => app.close());
 
   const post = (payload: unknown, headers: Record<string, string> = {}) =>
-    app.inject({ method: 'POST', url: quorumReadPath, payload: payload as string, headers });
+    app.inject({
+      method: 'POST',
+      url: quorumReadPath,
+      payload: payload as string,
+      headers: { [clusterIdHeader]: 'quorum-test', ...headers },
+    });
 
   it('answers JSON with the value, its revisions and the applied and pending indices', async () => {
     const response = await post({ key: 'a/b' });

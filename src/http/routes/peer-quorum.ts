@@ -4,6 +4,7 @@
 // is msgpack when the request accepts it, JSON otherwise.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { RaftkvError } from '../../errors.js';
+import type { PeerAuth } from '../../node/peer-auth.js';
 import type { ReplicaAnswer } from '../../quorum/quorum-rule.js';
 import {
   packQuorumMessage,
@@ -23,6 +24,16 @@ function requestedKey(body: unknown): string {
   return (body as { key: string }).key;
 }
 
+function decodeBody(request: FastifyRequest, raw: Uint8Array): unknown {
+  if (raw.length === 0) return undefined;
+  const isMsgpack = request.headers['content-type']?.startsWith(quorumReadContentType) ?? false;
+  try {
+    return isMsgpack ? unpackQuorumMessage(raw) : JSON.parse(Buffer.from(raw).toString('utf8'));
+  } catch {
+    throw new RaftkvError('BAD_REQUEST', `The body is not valid ${isMsgpack ? 'msgpack' : 'JSON'}`);
+  }
+}
+
 function acceptsMsgpack(request: FastifyRequest): boolean {
   return request.headers.accept?.includes(quorumReadContentType) ?? false;
 }
@@ -31,22 +42,23 @@ function acceptsMsgpack(request: FastifyRequest): boolean {
 export function registerQuorumReadRoute(
   app: FastifyInstance,
   answer: (key: string) => Promise<ReplicaAnswer>,
+  auth: PeerAuth,
 ): void {
   app.register(async (scope) => {
-    scope.addContentTypeParser(
-      quorumReadContentType,
-      { parseAs: 'buffer', bodyLimit: quorumReadBodyBytesMax },
-      (_request, body, done) => {
-        try {
-          done(null, unpackQuorumMessage(body as Buffer));
-        } catch {
-          done(new RaftkvError('BAD_REQUEST', 'The body is not valid msgpack'), undefined);
-        }
-      },
-    );
+    // Bodies stay bytes until the request's credentials are checked over them.
+    scope.removeAllContentTypeParsers();
+    for (const type of [quorumReadContentType, 'application/json']) {
+      scope.addContentTypeParser(
+        type,
+        { parseAs: 'buffer', bodyLimit: quorumReadBodyBytesMax },
+        (_request, body, done) => done(null, body),
+      );
+    }
     scope.setErrorHandler(sendError);
     scope.post(quorumReadPath, { bodyLimit: quorumReadBodyBytesMax }, async (request, reply) => {
-      const replicaAnswer = await answer(requestedKey(request.body));
+      const raw = request.body instanceof Uint8Array ? request.body : new Uint8Array(0);
+      auth.verifyBody(request.headers, 'POST', request.url, raw, request.socket.remoteAddress);
+      const replicaAnswer = await answer(requestedKey(decodeBody(request, raw)));
       if (!acceptsMsgpack(request)) return replicaAnswer;
       return reply.header('content-type', quorumReadContentType).send(packQuorumMessage(replicaAnswer));
     });

@@ -34,7 +34,9 @@ export function statusBody(node: RaftNode, deps: AppDeps): StatusBody {
     lastIndex: status.lastIndex,
     logTimeMs: status.logTimeMs,
     pid: process.pid,
-    peers: deps.members.filter((m) => m.id !== status.id).map((m) => ({ id: m.id, url: clientUrl(m) })),
+    peers: deps.members
+      .filter((m) => m.id !== status.id)
+      .map((m) => ({ id: m.id, url: clientUrl(m, deps.scheme) })),
   };
 }
 
