@@ -99,3 +99,131 @@ export const defaultQuorumReadConfig: QuorumReadConfig = {
   pendingPollMs: 5,
   testSkipPendingWait: false,
 };
+
+// ---- client input (design.md §7) ----------------------------------------------------------------
+
+/** Longest KV key, in UTF-8 bytes. */
+export const kvKeyBytesMax = 1024;
+
+/** Largest KV value, in UTF-8 bytes of its JSON text (what a client sends and receives). */
+export const kvValueBytesMax = 256 * 1024;
+
+/**
+ * Deepest nesting of arrays and objects in a KV value. Bounds the stack that encoding and
+ * decoding need, so a value every node accepts never overflows one node's stack.
+ */
+export const kvValueDepthMax = 64;
+
+/** Items one page of a KV range returns when the client does not say. */
+export const kvRangeItemsDefault = 100;
+
+/** Most items one page of a KV range returns. */
+export const kvRangeItemsMax = 1000;
+
+/** Longest request id a command may carry, in UTF-8 bytes (a forwarding node's internal id). */
+export const requestIdBytesMax = 128;
+
+/** The largest request body a client may send. */
+export const bodyBytesMax = 1024 * 1024;
+/** Open client connections; the server closes a new one past this at once (before any request). */
+export const clientConnectionsMax = 8192;
+/** The whole request (headers and body) must arrive within this (slowloris). */
+export const clientRequestTimeoutMs = 30_000;
+/** An idle keep-alive connection is closed after this; load generators reuse theirs well within it. */
+export const clientKeepAliveTimeoutMs = 30_000;
+/**
+ * A connection with no traffic either way for this long is closed (a client that stops reading
+ * its answers, say). Every route answers well within it; a streaming route must write more often.
+ */
+export const clientConnectionIdleTimeoutMs = 60_000;
+
+/** Client requests in flight (src/http/admission.ts). */
+export interface AdmissionLimits {
+  /** Requests one client address may have in flight; the next one is answered 429 OVERLOADED. */
+  requestsInFlightPerClientMax: number;
+  /** Requests the node may have in flight over all clients; the next one is answered 503 BUSY. */
+  requestsInFlightMax: number;
+}
+
+export const defaultAdmissionLimits: AdmissionLimits = {
+  requestsInFlightPerClientMax: 1024,
+  requestsInFlightMax: 4096,
+};
+
+// ---- the node driver (src/node/node.ts) ----------------------------------------------------------
+
+export interface NodeLimits {
+  /** Proposals waiting for their entry to apply before new ones get BUSY. */
+  pendingProposalsMax: number;
+  /** Reads waiting for a read index before new ones get BUSY. */
+  pendingReadsMax: number;
+  /** How long a proposal waits to be applied before its outcome is reported unknown. */
+  proposalTimeoutMs: number;
+  /** How long a read waits for confirmation and apply. */
+  readTimeoutMs: number;
+  /** Ticks replayed at most after a stall (e.g. SIGSTOP) before the rest are dropped. */
+  tickCatchUpMax: number;
+  /** Committed entries handed to the state machine but not yet applied before the Ready loop waits. */
+  applyLagEntriesMax: number;
+  /** Readies taken whose saves are not yet done. */
+  readiesInFlightMax: number;
+}
+
+export const defaultNodeLimits: NodeLimits = {
+  pendingProposalsMax: 50_000,
+  pendingReadsMax: 50_000,
+  proposalTimeoutMs: 5_000,
+  readTimeoutMs: 5_000,
+  tickCatchUpMax: 1_000,
+  applyLagEntriesMax: 8_192,
+  readiesInFlightMax: 64,
+};
+
+// ---- peers ---------------------------------------------------------------------------------------
+
+export interface HttpTransportLimits {
+  /** Messages queued for one peer; when full the newest are dropped (and counted). */
+  peerQueueMessagesMax: number;
+  /** Estimated bytes queued for one peer (big appends would otherwise hold gigabytes). */
+  peerQueueBytesMax: number;
+  /** Messages in one POST. */
+  batchMessagesMax: number;
+  /** Estimated bytes in one POST; a batch always takes at least one message. */
+  batchBytesMax: number;
+  /** POSTs in flight to one peer, pipelined on its one connection. */
+  peerRequestsInFlightMax: number;
+  connectTimeoutMs: number;
+  /** From a request's last byte to the response headers. */
+  headersTimeoutMs: number;
+  /** Between two chunks of a response body. */
+  bodyTimeoutMs: number;
+  /** Pause after the first failed POST to a peer; doubles on each further failure. */
+  retryBackoffMsMin: number;
+  retryBackoffMsMax: number;
+  /**
+   * Largest request body the receiving side accepts. A batch stops growing past batchBytesMax, so
+   * a body is at most batchBytesMax plus one message (an append of appendBytesMax plus one entry).
+   */
+  requestBodyBytesMax: number;
+}
+
+export const defaultHttpTransportLimits: HttpTransportLimits = {
+  peerQueueMessagesMax: 4096,
+  peerQueueBytesMax: 64 * 1024 * 1024,
+  batchMessagesMax: 512,
+  batchBytesMax: 2 * 1024 * 1024,
+  peerRequestsInFlightMax: 4,
+  connectTimeoutMs: 1_000,
+  headersTimeoutMs: 2_000,
+  bodyTimeoutMs: 2_000,
+  retryBackoffMsMin: 50,
+  retryBackoffMsMax: 500,
+  requestBodyBytesMax: 16 * 1024 * 1024,
+};
+
+/** How far a request's timestamp may be from the receiver's wall clock. */
+export const peerAuthClockSkewMsMax = 30_000;
+/** Nonces remembered for replay detection; past this the oldest are forgotten (their timestamps still expire). */
+export const peerAuthNoncesMax = 200_000;
+/** A shorter secret is refused at start-up. */
+export const clusterSecretBytesMin = 16;

@@ -598,10 +598,11 @@ function makeOneReadStale(
   const writes = completedWrites(ops);
   const candidates = ops.flatMap((read) => {
     if (read.type !== 'ok' || read.f !== 'read') return [];
-    const readInvoke = ops.findLast((op) => op.process === read.process && op.index < read.index)!;
+    const readInvoke = findLast(ops, (op) => op.process === read.process && op.index < read.index)!;
     const sameKey = writes.filter((write) => write.key === read.key);
-    const laterWrite = sameKey.findLast((write) => write.okIndex < readInvoke.index);
-    const overwritten = sameKey.findLast(
+    const laterWrite = findLast(sameKey, (write) => write.okIndex < readInvoke.index);
+    const overwritten = findLast(
+      sameKey,
       (write) => laterWrite !== undefined && write.okIndex < laterWrite.invokeIndex,
     );
     return overwritten ? [{ ...read, value: overwritten.value }] : [];
@@ -744,7 +745,7 @@ function bruteForceLinearizable(ops: HistoryOp[]): boolean {
   const paired: BruteForceOp[] = [];
   for (const op of ops) {
     if (op.type === 'invoke') paired.push({ invoke: op, completion: undefined });
-    else paired.findLast((candidate) => candidate.invoke.process === op.process)!.completion = op;
+    else findLast(paired, (candidate) => candidate.invoke.process === op.process)!.completion = op;
   }
   const mayHaveHappened = paired.filter(
     ({ invoke, completion }) =>
@@ -783,3 +784,9 @@ describe('checkRegisterLinearizability against brute force', () => {
     );
   });
 });
+
+/** Array.prototype.findLast arrives with ES2023; the project targets ES2022. */
+function findLast<T>(items: readonly T[], matches: (item: T) => boolean): T | undefined {
+  for (let i = items.length - 1; i >= 0; i--) if (matches(items[i]!)) return items[i];
+  return undefined;
+}

@@ -6,12 +6,12 @@ import { connect } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
+import { clientConnectionsMax, clientKeepAliveTimeoutMs, clientRequestTimeoutMs } from '../config.js';
 import { RaftkvError } from '../errors.js';
 import { MemoryNetwork } from '../node/memory-transport.js';
 import { NodeMetrics } from '../node/metrics.js';
 import { startTestNode } from '../node/test-node.js';
 import { type Admission, type AdmissionLimits, installAdmission } from './admission.js';
-import { clientConnectionsMax, clientKeepAliveTimeoutMs, clientRequestTimeoutMs } from './app.js';
 import { installErrorHandlers } from './errors.js';
 
 async function waitUntil(condition: () => boolean, what: string): Promise<void> {

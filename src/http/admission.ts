@@ -7,21 +7,12 @@
 import type { Socket } from 'node:net';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { assert } from '../assert.js';
+import { type AdmissionLimits, defaultAdmissionLimits } from '../config.js';
 import { type ErrorCode, RaftkvError } from '../errors.js';
 import type { NodeMetrics } from '../node/metrics.js';
 import { sendError } from './errors.js';
 
-export interface AdmissionLimits {
-  /** Requests one client address may have in flight; the next one is answered 429 OVERLOADED. */
-  requestsInFlightPerClientMax: number;
-  /** Requests the node may have in flight over all clients; the next one is answered 503 BUSY. */
-  requestsInFlightMax: number;
-}
-
-export const defaultAdmissionLimits: AdmissionLimits = {
-  requestsInFlightPerClientMax: 1024,
-  requestsInFlightMax: 4096,
-};
+export { type AdmissionLimits, defaultAdmissionLimits };
 
 /** Routes (by their pattern, so a key named `healthz` is no loophole) that are never refused. */
 const exemptGetRoutes = new Set(['/', '/healthz', '/readyz', '/metrics', '/v1/status']);

@@ -1,6 +1,6 @@
 // inject() tests of every client route and error (fastify's way), on a single-node cluster
 // built from the in-memory twins: the real RaftNode and state machine, no sockets.
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, InjectOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MemoryNetwork } from '../node/memory-transport.js';
 import { startTestNode } from '../node/test-node.js';
@@ -143,7 +143,7 @@ describe('client routes on a single-node cluster', () => {
 
   const badInputs: {
     name: string;
-    request: Parameters<FastifyInstance['inject']>[0];
+    request: InjectOptions;
     status: number;
     code: string;
   }[] = [

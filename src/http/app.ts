@@ -2,6 +2,13 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import { unpack } from 'msgpackr';
 import type { Logger } from 'pino';
+import {
+  bodyBytesMax,
+  clientConnectionIdleTimeoutMs,
+  clientConnectionsMax,
+  clientKeepAliveTimeoutMs,
+  clientRequestTimeoutMs,
+} from '../config.js';
 import { RaftkvError } from '../errors.js';
 import type { Member } from '../node/members.js';
 import type { NodeMetrics } from '../node/metrics.js';
@@ -15,19 +22,7 @@ import { type Faults, registerAdminRoutes } from './routes/admin.js';
 import { registerKvRoutes } from './routes/kv.js';
 import { registerStatusRoutes } from './routes/status.js';
 
-/** The largest request body a client may send. */
-export const bodyBytesMax = 1024 * 1024;
-/** Open client connections; the server closes a new one past this at once (before any request). */
-export const clientConnectionsMax = 8192;
-/** The whole request (headers and body) must arrive within this (slowloris). */
-export const clientRequestTimeoutMs = 30_000;
-/** An idle keep-alive connection is closed after this; load generators reuse theirs well within it. */
-export const clientKeepAliveTimeoutMs = 30_000;
-/**
- * A connection with no traffic either way for this long is closed (a client that stops reading
- * its answers, say). Every route answers well within it; a streaming route must write more often.
- */
-export const clientConnectionIdleTimeoutMs = 60_000;
+export { bodyBytesMax, clientConnectionsMax };
 
 export interface AppDeps {
   node: RaftNode;

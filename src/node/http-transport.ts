@@ -5,6 +5,7 @@ import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
 import { Client } from 'undici';
 import { assert } from '../assert.js';
+import { defaultHttpTransportLimits, type HttpTransportLimits } from '../config.js';
 import { RaftkvError } from '../errors.js';
 import {
   encodeMessages,
@@ -17,48 +18,10 @@ import { emptyTransportStats, Inbox } from './inbox.js';
 import type { PeerAuth } from './peer-auth.js';
 import type { MessageHandler, Transport, TransportStats } from './transport.js';
 
+export { defaultHttpTransportLimits, type HttpTransportLimits };
+
 export const peerMessagesPath = '/raft';
 export const peerMessagesContentType = 'application/msgpack';
-
-export interface HttpTransportLimits {
-  /** Messages queued for one peer; when full the newest are dropped (and counted). */
-  peerQueueMessagesMax: number;
-  /** Estimated bytes queued for one peer (big appends would otherwise hold gigabytes). */
-  peerQueueBytesMax: number;
-  /** Messages in one POST. */
-  batchMessagesMax: number;
-  /** Estimated bytes in one POST; a batch always takes at least one message. */
-  batchBytesMax: number;
-  /** POSTs in flight to one peer, pipelined on its one connection. */
-  peerRequestsInFlightMax: number;
-  connectTimeoutMs: number;
-  /** From a request's last byte to the response headers. */
-  headersTimeoutMs: number;
-  /** Between two chunks of a response body. */
-  bodyTimeoutMs: number;
-  /** Pause after the first failed POST to a peer; doubles on each further failure. */
-  retryBackoffMsMin: number;
-  retryBackoffMsMax: number;
-  /**
-   * Largest request body the receiving side accepts. A batch stops growing past batchBytesMax, so
-   * a body is at most batchBytesMax plus one message (an append of appendBytesMax plus one entry).
-   */
-  requestBodyBytesMax: number;
-}
-
-export const defaultHttpTransportLimits: HttpTransportLimits = {
-  peerQueueMessagesMax: 4096,
-  peerQueueBytesMax: 64 * 1024 * 1024,
-  batchMessagesMax: 512,
-  batchBytesMax: 2 * 1024 * 1024,
-  peerRequestsInFlightMax: 4,
-  connectTimeoutMs: 1_000,
-  headersTimeoutMs: 2_000,
-  bodyTimeoutMs: 2_000,
-  retryBackoffMsMin: 50,
-  retryBackoffMsMax: 500,
-  requestBodyBytesMax: 16 * 1024 * 1024,
-};
 
 /** What a message costs against the byte limits, without encoding it twice. */
 const messageOverheadBytes = 64;

@@ -1,7 +1,7 @@
 // The runtime that drives the pure core: ticks from a real clock, proposals batched per event
 // loop turn, and the Ready loop (send leader traffic, persist, send acks, apply, advance).
 // It is short and dull on purpose: every decision lives in src/raft.
-import { tickMs as defaultTickMs, type RaftConfig } from '../config.js';
+import { defaultNodeLimits, tickMs as defaultTickMs, type NodeLimits, type RaftConfig } from '../config.js';
 import { RaftkvError } from '../errors.js';
 import { PendingWriteIndex } from '../quorum/pending-index.js';
 import type { Entry, Message, NodeId } from '../raft/messages.js';
@@ -11,6 +11,8 @@ import { type Clock, LogClock } from './clock.js';
 import type { DurableStorage } from './durable-storage.js';
 import type { Transport } from './transport.js';
 
+export { defaultNodeLimits, type NodeLimits };
+
 /** What the node needs from the state machine. */
 export interface Applier {
   appliedIndex(): number;
@@ -18,33 +20,6 @@ export interface Applier {
   /** The state keys an entry may write (quorum reads track the unapplied ones). */
   keysTouched(entry: Entry): readonly string[];
 }
-
-export interface NodeLimits {
-  /** Proposals waiting for their entry to apply before new ones get BUSY. */
-  pendingProposalsMax: number;
-  /** Reads waiting for a read index before new ones get BUSY. */
-  pendingReadsMax: number;
-  /** How long a proposal waits to be applied before its outcome is reported unknown. */
-  proposalTimeoutMs: number;
-  /** How long a read waits for confirmation and apply. */
-  readTimeoutMs: number;
-  /** Ticks replayed at most after a stall (e.g. SIGSTOP) before the rest are dropped. */
-  tickCatchUpMax: number;
-  /** Committed entries handed to the state machine but not yet applied before the Ready loop waits. */
-  applyLagEntriesMax: number;
-  /** Readies taken whose saves are not yet done. */
-  readiesInFlightMax: number;
-}
-
-export const defaultNodeLimits: NodeLimits = {
-  pendingProposalsMax: 50_000,
-  pendingReadsMax: 50_000,
-  proposalTimeoutMs: 5_000,
-  readTimeoutMs: 5_000,
-  tickCatchUpMax: 1_000,
-  applyLagEntriesMax: 8_192,
-  readiesInFlightMax: 64,
-};
 
 export interface RoleChange {
   atWallMs: number;

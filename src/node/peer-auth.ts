@@ -13,6 +13,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { assert } from '../assert.js';
+import { clusterSecretBytesMin, peerAuthClockSkewMsMax, peerAuthNoncesMax } from '../config.js';
 import { RaftkvError } from '../errors.js';
 import type { NodeId } from '../raft/messages.js';
 
@@ -21,12 +22,9 @@ export const fromNodeHeader = 'raftkv-from';
 export const authHeader = 'raftkv-auth';
 
 const authVersion = 'v1';
-/** How far a request's timestamp may be from the receiver's wall clock. */
-export const peerAuthClockSkewMsMax = 30_000;
-/** Nonces remembered for replay detection; past this the oldest are forgotten (their timestamps still expire). */
-export const peerAuthNoncesMax = 200_000;
-/** A shorter secret is refused at start-up. */
-export const clusterSecretBytesMin = 16;
+
+export { clusterSecretBytesMin, peerAuthClockSkewMsMax, peerAuthNoncesMax };
+
 /** Refusals are logged at most once per reason per this interval (with the count since the last line). */
 const refusalLogIntervalMs = 10_000;
 const nonceBytes = 16;
