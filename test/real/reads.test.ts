@@ -13,6 +13,8 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { type KvAnswer, KvClient } from '../../jepsen-lite/real/kv-client.js';
 import { RealCluster, waitFor } from '../../jepsen-lite/real/real-cluster.js';
 import { formatMembers } from '../../src/node/members.js';
+import { PeerAuth } from '../../src/node/peer-auth.js';
+import { clusterIdOf } from '../../src/node/server.js';
 import { packQuorumMessage, quorumReadPath, unpackQuorumMessage } from '../../src/quorum/replica-answer.js';
 
 const client = new KvClient();
@@ -65,11 +67,19 @@ async function counter(cluster: RealCluster, id: number, name: string): Promise<
 /** Asks a node's peer route directly what it holds for a key. */
 async function replicaState(cluster: RealCluster, id: number, key: string) {
   const member = cluster.members.find((m) => m.id === id)!;
+  // As a peer of this cluster would ask (peer routes refuse requests without its cluster id).
+  const auth = new PeerAuth({ clusterId: clusterIdOf('raftkv', cluster.members), nodeId: id, secret: null });
+  const body = packQuorumMessage({ key });
   const response = await request(`http://${member.host}:${member.peerPort}${quorumReadPath}`, {
     method: 'POST',
-    headers: { 'content-type': 'application/msgpack', accept: 'application/msgpack' },
-    body: packQuorumMessage({ key }),
+    headers: {
+      'content-type': 'application/msgpack',
+      accept: 'application/msgpack',
+      ...auth.headers('POST', quorumReadPath, body),
+    },
+    body,
   });
+  expect(response.statusCode, `node ${id} answers the quorum-read route`).toBe(200);
   return unpackQuorumMessage(new Uint8Array(await response.body.arrayBuffer())) as {
     value: unknown;
     appliedIndex: number;
