@@ -1,7 +1,7 @@
 // What only the LevelDB storage does: identity, the data-dir lock, CRC checks at start-up, fatal
 // write failures, sharing the DB with the state machine; and a model test against its twin.
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -11,6 +11,7 @@ import type { HardState } from '../raft/messages.js';
 import { crc32 } from './crc32.js';
 import type { DurableStorage, StorageUpdate } from './durable-storage.js';
 import { type LevelDb, LevelStorage, type LevelStorageOptions } from './level-storage.js';
+import { liveTables } from './leveldb-verify.js';
 import { MemoryDurableStorage } from './memory-durable-storage.js';
 import { contractConfig, testEntries, testEntry } from './storage.contract.js';
 
@@ -142,6 +143,39 @@ describe('LevelStorage data-dir lock', () => {
 });
 
 describe('LevelStorage start-up checks', () => {
+  it('ignores a partial table that a compaction cut short left behind, and checks the live ones', async () => {
+    const dataDir = await newDataDir();
+    const storage = await open(dataDir);
+    // Enough data for LevelDB to write tables of its own.
+    const value = new Uint8Array(4096).map((_, i) => (i * 7919) % 251);
+    for (let batch = 0; batch < 8; batch++) {
+      await storage.db.batch(
+        Array.from({ length: 400 }, (_, i) => ({
+          type: 'put' as const,
+          key: utf8.encode(`s/d/filler-${batch}-${i}`),
+          value,
+        })),
+      );
+    }
+    await storage.close();
+    const dbDir = join(dataDir, 'db');
+    const tables = (await readdir(dbDir)).filter((name) => name.endsWith('.ldb'));
+    expect(tables.length).toBeGreaterThan(0);
+    // What a SIGKILL during a compaction leaves: a table with no footer, in no version.
+    await writeFile(join(dbDir, '999999.ldb'), value.subarray(0, 1000));
+    const reopened = await open(dataDir);
+    const live = [...liveTables(reopened.db.getProperty('leveldb.sstables')).keys()];
+    await reopened.close();
+    expect(live.length).toBeGreaterThan(0);
+    // A live table cut short is damage.
+    const livePath = join(dbDir, `${String(live.at(-1)).padStart(6, '0')}.ldb`);
+    const bytes = await readFile(livePath);
+    await writeFile(livePath, bytes.subarray(0, bytes.length - 10));
+    await expect(open(dataDir)).rejects.toThrow(
+      /LevelDB table .* is damaged .*restore this node from a peer/,
+    );
+  });
+
   it('refuses an entry in the middle whose bytes changed, naming its index', async () => {
     const { dataDir, storage } = await dataDirWithFiveEntries();
     const [key, bytes] = (await storedLog(storage.db))[2]!;

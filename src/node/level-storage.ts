@@ -12,7 +12,7 @@ import type { Entry, EntryType, HardState, NodeId } from '../raft/messages.js';
 import { type ConfigState, emptyHardState, MemoryStorage, type SnapshotMeta } from '../raft/storage.js';
 import { crc32 } from './crc32.js';
 import { MirroredDurableStorage, StorageError, type StorageUpdate } from './durable-storage.js';
-import { verifyLevelDbTables } from './leveldb-verify.js';
+import { liveTables, verifyLevelDbTables } from './leveldb-verify.js';
 
 /** The layout of the whole data directory, kept in its identity record. */
 export const storageFormatVersion = 1;
@@ -107,31 +107,37 @@ type DbWrite = { type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'de
 // ---- opening -----------------------------------------------------------------------------
 
 /**
- * Opens the database after checking it: LevelDB recovers its write-ahead log (and says in LOG
- * what it had to skip), closes, every table file's blocks are checked against their checksums
- * while nothing writes them (LevelDB checks them on reads only when asked, and classic-level
- * cannot ask), and then it opens for good.
+ * Opens the database and checks it: LevelDB recovers its write-ahead log (and says in LOG what
+ * it had to skip), and every table its current version uses is checked block by block against
+ * its checksums and its size (LevelDB checks them on reads only when asked, and classic-level
+ * cannot ask). Partial tables that a compaction cut short by a crash left behind are not in
+ * the version: LevelDB never reads them and deletes them.
  */
 async function openDb(dataDir: string): Promise<LevelDb> {
   await mkdir(dataDir, { recursive: true });
-  const recovered = await openDbOnce(dataDir);
-  const dropped = await droppedOnRecovery(join(dataDir, 'db'));
-  await recovered.close();
-  if (dropped !== null) {
-    throw new StorageError(
-      'DATA_CORRUPT',
-      `LevelDB's write-ahead log in ${dataDir} is damaged: on recovery it skipped a damaged part (${dropped}), ` +
-        `so writes after it may be missing: ${restoreAdvice(dataDir)}`,
-    );
+  const db = await openDbOnce(dataDir);
+  try {
+    const dropped = await droppedOnRecovery(join(dataDir, 'db'));
+    if (dropped !== null) {
+      throw new StorageError(
+        'DATA_CORRUPT',
+        `LevelDB's write-ahead log in ${dataDir} is damaged: on recovery it skipped a damaged part (${dropped}), ` +
+          `so writes after it may be missing: ${restoreAdvice(dataDir)}`,
+      );
+    }
+    const live = liveTables(db.getProperty('leveldb.sstables'));
+    const damage = await verifyLevelDbTables(join(dataDir, 'db'), live);
+    if (damage !== null) {
+      throw new StorageError(
+        'DATA_CORRUPT',
+        `LevelDB table ${damage.file} in ${dataDir} is damaged (${damage.reason}): ${restoreAdvice(dataDir)}`,
+      );
+    }
+  } catch (error) {
+    await db.close();
+    throw error;
   }
-  const damage = await verifyLevelDbTables(join(dataDir, 'db'));
-  if (damage !== null) {
-    throw new StorageError(
-      'DATA_CORRUPT',
-      `LevelDB table ${damage.file} in ${dataDir} is damaged (${damage.reason}): ${restoreAdvice(dataDir)}`,
-    );
-  }
-  return openDbOnce(dataDir);
+  return db;
 }
 
 async function openDbOnce(dataDir: string): Promise<LevelDb> {

@@ -60,17 +60,48 @@ const snappyExpansionMax = 22;
 
 /**
  * The first damaged table in dbDir, or null when every table is intact (or dbDir does not
- * exist yet). Call it before opening the DB: a table an open DB is still writing looks
- * truncated. Throws only on I/O errors; a table deleted while this runs is skipped.
+ * exist yet). Throws only on I/O errors; a table deleted while this runs is skipped.
+ *
+ * `live` (file number -> size, from liveTables()) limits the check to the tables the open DB's
+ * current version uses, and checks their sizes too. Without it every table file is checked,
+ * which is right only for a DB no process has open: a compaction that a crash or a close cut
+ * short leaves a partial table behind that LevelDB never uses and deletes at its next open.
  */
-export async function verifyLevelDbTables(dbDir: string): Promise<TableDamage | null> {
+export async function verifyLevelDbTables(
+  dbDir: string,
+  live?: ReadonlyMap<number, number>,
+): Promise<TableDamage | null> {
   for (const file of await tableFiles(dbDir)) {
+    const expectedBytes = live?.get(tableNumber(file));
+    if (live !== undefined && expectedBytes === undefined) continue;
     const table = await readIfPresent(file);
     if (table === null) continue;
+    if (expectedBytes !== undefined && table.length !== expectedBytes) {
+      return {
+        file,
+        reason: `it holds ${table.length} bytes where LevelDB's manifest says ${expectedBytes}`,
+      };
+    }
     const reason = verifyTable(table);
     if (reason !== null) return { file, reason };
   }
   return null;
+}
+
+/**
+ * The tables an open DB's current version uses, as file number -> size, read from its
+ * `leveldb.sstables` property (lines like ` 15:325716['a' @ 8825 : 1 .. 'z' @ 8631 : 1]`).
+ */
+export function liveTables(sstablesProperty: string): Map<number, number> {
+  const live = new Map<number, number>();
+  for (const match of sstablesProperty.matchAll(/^ (\d+):(\d+)\[/gm)) {
+    live.set(Number(match[1]), Number(match[2]));
+  }
+  return live;
+}
+
+function tableNumber(file: string): number {
+  return Number(/(\d+)\.(ldb|sst)$/.exec(file)?.[1] ?? Number.NaN);
 }
 
 /** The paths of LevelDB's table files in dbDir (.ldb, and .sst from older LevelDB), sorted. */
