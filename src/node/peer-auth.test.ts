@@ -81,6 +81,22 @@ describe('PeerAuth', () => {
     expect(receiver.refusalCounts()).toMatchObject({ badSignature: 4, missing: 2 });
   });
 
+  it('refuses a signature spelled another way that decodes to the same bytes', () => {
+    const { receiver, sender } = pair();
+    const headers = sender.headers('POST', '/raft', body);
+    const signed = headers[authHeader]!;
+    // The last base64url character of 32 bytes carries 2 unused bits: 4 spellings, 1 genuine.
+    const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+    const last = alphabet.indexOf(signed.at(-1)!);
+    const group = last - (last % 4);
+    for (let spelling = group; spelling < group + 4; spelling++) {
+      if (spelling === last) continue;
+      const respelled = { ...headers, [authHeader]: signed.slice(0, -1) + alphabet[spelling] };
+      expect(refusal(() => receiver.verifyBody(respelled, 'POST', '/raft', body, ''))?.status).toBe(401);
+    }
+    expect(refusal(() => receiver.verifyBody(headers, 'POST', '/raft', body, ''))).toBeNull();
+  });
+
   it('refuses a request signed under another node id than the one it names', () => {
     const { receiver, sender } = pair();
     const headers = { ...sender.headers('POST', '/raft', body), [fromNodeHeader]: '3' };
