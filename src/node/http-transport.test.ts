@@ -271,6 +271,23 @@ describe('POST /raft/stream', () => {
     expect(transport.stats().malformed).toBe(2);
   });
 
+  it('is ended by its server closing, which does not wait for the sender (nor leaves it hanging)', async () => {
+    const { app, batches, address } = await startReceiver();
+    const sender = startSender({ retryBackoffMsMin: 1_000, retryBackoffMsMax: 1_000 });
+    sender.setPeer(receiverId, address);
+    sender.send(numberedHeartbeats(senderId, receiverId, 0, 1));
+    await vi.waitFor(() => expect(batches).toHaveLength(1), { timeout: deadlineMs });
+    const startedAtMs = performance.now();
+    await app.close();
+    expect(performance.now() - startedAtMs).toBeLessThan(1_000);
+    // The sender notices the broken stream: a message sent now is dropped, not counted sent.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    sender.send(numberedHeartbeats(senderId, receiverId, 1, 1));
+    await vi.waitFor(() => expect(sender.stats()).toMatchObject({ sent: 1, dropped: 1 }), {
+      timeout: deadlineMs,
+    });
+  });
+
   it('answers 415 to a stream of another content type, counting it', async () => {
     const { transport, app } = await startReceiver();
     const response = await app.inject({
