@@ -186,23 +186,25 @@ export interface HttpTransportLimits {
   peerQueueMessagesMax: number;
   /** Estimated bytes queued for one peer (big appends would otherwise hold gigabytes). */
   peerQueueBytesMax: number;
-  /** Messages in one POST. */
+  /** Messages in one frame of a peer stream (one batch). */
   batchMessagesMax: number;
-  /** Estimated bytes in one POST; a batch always takes at least one message. */
+  /** Estimated bytes in one frame; a batch always takes at least one message. */
   batchBytesMax: number;
-  /** POSTs in flight to one peer, pipelined on its one connection. */
-  peerRequestsInFlightMax: number;
   connectTimeoutMs: number;
-  /** From a request's last byte to the response headers. */
+  /**
+   * From a request's last byte to the response headers; on a peer stream, also how long a frame
+   * may wait for a peer that stopped reading (the write buffer over its high-water mark).
+   */
   headersTimeoutMs: number;
   /** Between two chunks of a response body. */
   bodyTimeoutMs: number;
-  /** Pause after the first failed POST to a peer; doubles on each further failure. */
+  /** Pause after the first failed stream to a peer; doubles on each further failure. */
   retryBackoffMsMin: number;
   retryBackoffMsMax: number;
   /**
-   * Largest request body the receiving side accepts. A batch stops growing past batchBytesMax, so
-   * a body is at most batchBytesMax plus one message (an append of appendBytesMax plus one entry).
+   * Largest batch the receiving side accepts, as a `POST /raft` body or as one frame of a stream.
+   * A batch stops growing past batchBytesMax, so it is at most batchBytesMax plus one message (an
+   * append of appendBytesMax plus one entry).
    */
   requestBodyBytesMax: number;
 }
@@ -212,7 +214,6 @@ export const defaultHttpTransportLimits: HttpTransportLimits = {
   peerQueueBytesMax: 64 * 1024 * 1024,
   batchMessagesMax: 512,
   batchBytesMax: 2 * 1024 * 1024,
-  peerRequestsInFlightMax: 4,
   connectTimeoutMs: 1_000,
   headersTimeoutMs: 2_000,
   bodyTimeoutMs: 2_000,

@@ -1,8 +1,12 @@
-// What the HTTP transport does beyond the shared contract: refusing malformed peer requests,
-// bounding its queues, batching, backing off from a failing peer, and redialling a moved one.
+// What the HTTP transport does beyond the shared contract: refusing malformed peer requests and
+// streams, bounding its queues, batching into frames, keeping one stream open, backing off from a
+// failing peer, reopening a cut stream, and redialling a moved one.
+
+import { Readable } from 'node:stream';
 import fc from 'fast-check';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Packr } from 'msgpackr';
+import { request } from 'undici';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { InvariantError } from '../assert.js';
 import {
@@ -18,9 +22,12 @@ import {
   type HttpTransportLimits,
   peerMessagesContentType,
   peerMessagesPath,
+  peerStreamContentType,
+  peerStreamPath,
   registerPeerRoutes,
 } from './http-transport.js';
 import { clusterIdHeader, PeerAuth } from './peer-auth.js';
+import { encodeFrame } from './stream-frames.js';
 import { numberedHeartbeats, oneOfEachMessage } from './transport.contract.js';
 
 const receiverId = 2;
@@ -39,20 +46,51 @@ afterEach(async () => {
 });
 
 /** A receiving node: transport, peer routes, and every batch its handler was given. */
-async function startReceiver(
-  limits: Partial<HttpTransportLimits> = {},
-): Promise<{ transport: HttpTransport; app: FastifyInstance; batches: Message[][]; address: string }> {
+async function startReceiver(limits: Partial<HttpTransportLimits> = {}): Promise<{
+  transport: HttpTransport;
+  app: FastifyInstance;
+  batches: Message[][];
+  address: string;
+  /** `METHOD url` of every request received, and `status` of every answer sent, in order. */
+  requests: string[];
+  answers: number[];
+}> {
   const transport = new HttpTransport({ nodeId: receiverId, limits, auth: testAuth(receiverId) });
   const batches: Message[][] = [];
   transport.onMessages((messages) => batches.push(messages));
   const app = Fastify();
+  const requests: string[] = [];
+  const answers: number[] = [];
+  app.addHook('onRequest', async (request) => {
+    requests.push(`${request.method} ${request.url}`);
+  });
+  app.addHook('onResponse', async (_request, reply) => {
+    answers.push(reply.statusCode);
+  });
   registerPeerRoutes(app, transport);
   const address = new URL(await app.listen({ host: '127.0.0.1', port: 0 })).host;
   closers.push(
     () => app.close(),
     () => transport.close(),
   );
-  return { transport, app, batches, address };
+  return { transport, app, batches, address, requests, answers };
+}
+
+/** Opens a stream to `address` whose body is `chunks`, as cut; resolves with the answer's status. */
+async function streamChunks(address: string, chunks: Uint8Array[]): Promise<number> {
+  const response = await request(`http://${address}${peerStreamPath}`, {
+    method: 'POST',
+    headers: { 'content-type': peerStreamContentType, [clusterIdHeader]: testClusterId },
+    body: Readable.from(chunks.map((chunk) => Buffer.from(chunk))),
+  });
+  await response.body.dump();
+  return response.statusCode;
+}
+
+/** `bytes` cut at the given offsets (any order, duplicates allowed). */
+function cutAt(bytes: Uint8Array, offsets: number[]): Uint8Array[] {
+  const cuts = [...new Set(offsets.map((offset) => offset % (bytes.length + 1)))].sort((a, b) => a - b);
+  return [0, ...cuts].map((start, index) => bytes.subarray(start, [...cuts, bytes.length][index]));
 }
 
 function startSender(limits: Partial<HttpTransportLimits> = {}): HttpTransport {
@@ -186,6 +224,83 @@ describe('POST /raft accepts batches', () => {
   });
 });
 
+describe('POST /raft/stream', () => {
+  it('delivers every frame in order, however the body is cut into chunks, and answers 204 at its end', async () => {
+    const { transport, batches, address } = await startReceiver();
+    let delivered = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.integer({ min: 1, max: 20 }), { minLength: 1, maxLength: 8 }),
+        fc.array(fc.nat(), { maxLength: 30 }),
+        async (batchSizes, offsets) => {
+          batches.length = 0;
+          let round = 0;
+          const sent = batchSizes.map((size) => {
+            round += size;
+            return numberedHeartbeats(senderId, receiverId, round - size, size);
+          });
+          const body = Buffer.concat(sent.map((batch) => encodeFrame(encodeMessages(batch))));
+          expect(await streamChunks(address, cutAt(body, offsets))).toBe(204);
+          expect(batches).toEqual(sent);
+          delivered += round;
+        },
+      ),
+      { numRuns: 50 },
+    );
+    expect(transport.stats()).toMatchObject({ received: delivered, malformed: 0 });
+  });
+
+  it('refuses an undecodable frame (400), counting it; the frames before it were delivered', async () => {
+    const { transport, batches, address, answers } = await startReceiver();
+    const good = encodeFrame(encodeMessages(numberedHeartbeats(senderId, receiverId, 0, 1)));
+    const garbage = encodeFrame(rawPackr.pack({ v: wireFormatVersion, m: 'not a list' }));
+    const after = encodeFrame(encodeMessages(numberedHeartbeats(senderId, receiverId, 1, 1)));
+    expect(await streamChunks(address, [good, garbage, after])).toBe(400);
+    expect(batches).toEqual([numberedHeartbeats(senderId, receiverId, 0, 1)]);
+    expect(transport.stats()).toMatchObject({ malformed: 1, received: 1 });
+    expect(answers).toEqual([400]);
+  });
+
+  it('refuses a frame longer than requestBodyBytesMax (413) before reading it, and a cut-off frame (400)', async () => {
+    const { transport, batches, address } = await startReceiver({ requestBodyBytesMax: 1024 });
+    const tooLong = encodeFrame(encodeMessages([appendWithData(2048)]));
+    expect(await streamChunks(address, [tooLong.subarray(0, 100)])).toBe(413);
+    const frame = encodeFrame(encodeMessages(numberedHeartbeats(senderId, receiverId, 0, 1)));
+    expect(await streamChunks(address, [frame.subarray(0, frame.length - 1)])).toBe(400);
+    expect(batches).toEqual([]);
+    expect(transport.stats().malformed).toBe(2);
+  });
+
+  it('is ended by its server closing, which does not wait for the sender (nor leaves it hanging)', async () => {
+    const { app, batches, address } = await startReceiver();
+    const sender = startSender({ retryBackoffMsMin: 1_000, retryBackoffMsMax: 1_000 });
+    sender.setPeer(receiverId, address);
+    sender.send(numberedHeartbeats(senderId, receiverId, 0, 1));
+    await vi.waitFor(() => expect(batches).toHaveLength(1), { timeout: deadlineMs });
+    const startedAtMs = performance.now();
+    await app.close();
+    expect(performance.now() - startedAtMs).toBeLessThan(1_000);
+    // The sender notices the broken stream: a message sent now is dropped, not counted sent.
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    sender.send(numberedHeartbeats(senderId, receiverId, 1, 1));
+    await vi.waitFor(() => expect(sender.stats()).toMatchObject({ sent: 1, dropped: 1 }), {
+      timeout: deadlineMs,
+    });
+  });
+
+  it('answers 415 to a stream of another content type, counting it', async () => {
+    const { transport, app } = await startReceiver();
+    const response = await app.inject({
+      method: 'POST',
+      url: peerStreamPath,
+      headers: { 'content-type': 'application/octet-stream', [clusterIdHeader]: testClusterId },
+      payload: Buffer.from([0, 0, 0, 0]),
+    });
+    expect(response.statusCode).toBe(415);
+    expect(transport.stats().malformed).toBe(1);
+  });
+});
+
 describe('HttpTransport sending', () => {
   it('keeps a down peer queue at its cap while dropping (and counting) the rest', async () => {
     const sender = startSender();
@@ -197,7 +312,7 @@ describe('HttpTransport sending', () => {
       sender.send(messages.slice(start, start + 1_000));
     expect(sender.queuedMessages(receiverId)).toBe(cap);
     expect(sender.stats().dropped).toBe(messageCount - cap);
-    // Failed requests drop whole batches, so the queue drains into `dropped`, never into `sent`.
+    // Each failed stream drops the queue it was to carry, so it drains into `dropped`, never into `sent`.
     await vi.waitFor(() => expect(sender.stats().dropped).toBeGreaterThan(messageCount - cap), {
       timeout: deadlineMs,
     });
@@ -233,16 +348,50 @@ describe('HttpTransport sending', () => {
     expect(receiver.batches.map((batch) => batch.length)).toEqual([2, 1, 1]);
   });
 
+  it('carries many turns of messages on one stream, which close() ends (204)', async () => {
+    const receiver = await startReceiver();
+    const sender = startSender();
+    sender.setPeer(receiverId, receiver.address);
+    const turns = 50;
+    for (let round = 0; round < turns; round += 1) {
+      sender.send(numberedHeartbeats(senderId, receiverId, round, 1));
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    await vi.waitFor(() => expect(receiver.batches.flat()).toHaveLength(turns), { timeout: deadlineMs });
+    expect(receiver.requests).toEqual([`POST ${peerStreamPath}`]);
+    await sender.close();
+    expect(sender.stats()).toMatchObject({ sent: turns, dropped: 0 });
+    await vi.waitFor(() => expect(receiver.answers).toEqual([204]), { timeout: deadlineMs });
+  });
+
+  it('notices a cut connection and reopens the stream', async () => {
+    const receiver = await startReceiver();
+    const sender = startSender({ retryBackoffMsMin: 20, retryBackoffMsMax: 40 });
+    sender.setPeer(receiverId, receiver.address);
+    sender.send(numberedHeartbeats(senderId, receiverId, 0, 1));
+    await vi.waitFor(() => expect(receiver.batches).toHaveLength(1), { timeout: deadlineMs });
+    receiver.app.server.closeAllConnections();
+    let round = 1;
+    await vi.waitFor(
+      () => {
+        sender.send(numberedHeartbeats(senderId, receiverId, round, 1));
+        round += 1;
+        expect(receiver.requests).toHaveLength(2);
+        expect(receiver.batches.length).toBeGreaterThan(1);
+      },
+      { timeout: deadlineMs, interval: 50 },
+    );
+    expect(receiver.requests).toEqual([`POST ${peerStreamPath}`, `POST ${peerStreamPath}`]);
+  });
+
   it('backs off from a peer that keeps failing instead of retrying in a hot loop', async () => {
     const failingPeer = Fastify();
     let requests = 0;
-    failingPeer.post(peerMessagesPath, async (_request, reply) => {
+    failingPeer.post(peerStreamPath, async (_request, reply) => {
       requests += 1;
-      return reply.code(503).send();
+      return reply.code(503).header('connection', 'close').send();
     });
-    failingPeer.addContentTypeParser(peerMessagesContentType, { parseAs: 'buffer' }, (_r, body, done) =>
-      done(null, body),
-    );
+    failingPeer.addContentTypeParser(peerStreamContentType, (_r, payload, done) => done(null, payload));
     const failingPeerAddress = new URL(await failingPeer.listen({ host: '127.0.0.1', port: 0 })).host;
     closers.push(() => failingPeer.close());
     const sender = startSender({ retryBackoffMsMin: 50, retryBackoffMsMax: 200 });
@@ -255,11 +404,14 @@ describe('HttpTransport sending', () => {
       round += 1;
       await new Promise((resolve) => setTimeout(resolve, 1));
     }
-    // 50 + 100 + 200 + 200 + ... ms: about 7 pauses in a second, each after one failed request.
+    // 50 + 100 + 200 + 200 + ... ms: about 7 pauses in a second, each after one refused stream.
     expect(requests).toBeGreaterThanOrEqual(3);
     expect(requests).toBeLessThanOrEqual(12);
     await sender.close();
-    expect(sender.stats()).toMatchObject({ sent: 0, dropped: round });
+    // Frames the socket took before the refusal arrived count as sent (a stream has no per-frame
+    // answer); every message is still counted exactly once.
+    const { sent, dropped } = sender.stats();
+    expect(sent + dropped).toBe(round);
   });
 
   it('redials when a peer moves to another address', async () => {

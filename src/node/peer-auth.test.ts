@@ -9,6 +9,8 @@ import {
   HttpTransport,
   peerMessagesContentType,
   peerMessagesPath,
+  peerStreamContentType,
+  peerStreamPath,
   registerPeerRoutes,
 } from './http-transport.js';
 import {
@@ -19,6 +21,7 @@ import {
   PeerAuth,
   peerAuthClockSkewMsMax,
 } from './peer-auth.js';
+import { encodeFrame } from './stream-frames.js';
 
 const secret = Buffer.from('a-cluster-secret-of-32-bytes-xx!');
 const otherSecret = Buffer.from('another-secret-of-32-bytes-xxxx!');
@@ -225,5 +228,55 @@ describe('a guarded peer app', () => {
     expect(garbage.statusCode).toBe(401);
     expect(delivered).toHaveLength(1);
     expect(transport.stats().malformed).toBe(0);
+  });
+
+  it('takes a stream signed once at its opening, and refuses any other before reading a frame', async () => {
+    const auth = new PeerAuth({ clusterId: 'c1', nodeId: 2, secret });
+    const transport = new HttpTransport({ nodeId: 2, auth });
+    const delivered: Message[][] = [];
+    transport.onMessages((messages) => delivered.push(messages));
+    const app = Fastify({ logger: false });
+    guardPeerApp(app, auth);
+    registerPeerRoutes(app, transport);
+    closers.push(
+      () => app.close(),
+      () => transport.close(),
+    );
+    const heartbeat: Message = { type: 'heartbeat', from: 1, to: 2, term: 1, commit: 0, round: 1 };
+    const frames = Buffer.concat([
+      encodeFrame(encodeMessages([heartbeat])),
+      encodeFrame(encodeMessages([heartbeat])),
+    ]);
+    const open = (headers: Record<string, string>) =>
+      app.inject({
+        method: 'POST',
+        url: peerStreamPath,
+        headers: { 'content-type': peerStreamContentType, ...headers },
+        payload: frames,
+      });
+    const emptyBody = new Uint8Array(0);
+
+    const good = new PeerAuth({ clusterId: 'c1', nodeId: 1, secret });
+    const goodHeaders = good.headers('POST', peerStreamPath, emptyBody);
+    expect((await open(goodHeaders)).statusCode).toBe(204);
+    expect(delivered).toHaveLength(2);
+
+    expect((await open(goodHeaders)).json().error.code).toBe('UNAUTHORIZED'); // replayed
+    expect((await open({})).statusCode).toBe(401);
+    // Credentials for another route, or signed over a body, do not open a stream.
+    expect((await open(good.headers('POST', peerMessagesPath, emptyBody))).statusCode).toBe(401);
+    expect((await open(good.headers('POST', peerStreamPath, frames))).statusCode).toBe(401);
+    const forger = new PeerAuth({ clusterId: 'c1', nodeId: 1, secret: otherSecret });
+    expect((await open(forger.headers('POST', peerStreamPath, emptyBody))).statusCode).toBe(401);
+    const stranger = new PeerAuth({ clusterId: 'c9', nodeId: 1, secret });
+    expect((await open(stranger.headers('POST', peerStreamPath, emptyBody))).statusCode).toBe(403);
+    expect(delivered).toHaveLength(2);
+    expect(transport.stats().malformed).toBe(0);
+    expect(auth.refusalCounts()).toMatchObject({
+      replayed: 1,
+      missing: 1,
+      badSignature: 3,
+      clusterMismatch: 1,
+    });
   });
 });
