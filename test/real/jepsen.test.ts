@@ -109,17 +109,24 @@ describe('raftkv jepsen finds planted bugs', () => {
     // so the leader never sends them again and the cluster never catches up (recovery), or a node
     // stops on a failed assertion (nodes-alive). Kills that include the leader find the bug only
     // in some runs (docs/testing.md): the leader's own copy is on disk before it commits.
-    const run = await runJepsen(
-      [
-        ...words('--workload set --nemesis kill:minority --nemesis-interval 2 --fault-duration 1'),
-        ...words('--rate 200 --concurrency 20 --seed 4'),
-        ...['--node-flags', '--test-ack-before-fsync --test-lazy-storage'],
-      ],
-      20,
-    );
-    expect(run.exitCode, run.output).toBe(1);
+    // Whether a kill lands in the window that loses a write depends on timing, which a loaded
+    // machine shifts: a second seed gets a second chance. Both runs missing it fails the test.
     const lossSymptoms = ['set', 'nodes-alive', 'recovery'];
-    expect(failedCheckers(run).some((checker) => lossSymptoms.includes(checker))).toBe(true);
+    let run: Awaited<ReturnType<typeof runJepsen>> | undefined;
+    for (const seed of [4, 5]) {
+      run = await runJepsen(
+        [
+          ...words('--workload set --nemesis kill:minority --nemesis-interval 2 --fault-duration 1'),
+          ...words(`--rate 200 --concurrency 20 --seed ${seed}`),
+          ...['--node-flags', '--test-ack-before-fsync --test-lazy-storage'],
+        ],
+        20,
+      );
+      if (run.exitCode === 1 && failedCheckers(run).some((checker) => lossSymptoms.includes(checker))) break;
+      console.log(`seed ${seed} did not catch the planted bug (exit ${run.exitCode}); trying the next seed`);
+    }
+    expect(run!.exitCode, run!.output).toBe(1);
+    expect(failedCheckers(run!).some((checker) => lossSymptoms.includes(checker))).toBe(true);
   });
 });
 
