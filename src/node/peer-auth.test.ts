@@ -183,7 +183,8 @@ describe('a guarded peer app', () => {
     for (const close of closers.splice(0).reverse()) await close();
   });
 
-  it('delivers signed batches and refuses every other request before the core sees it', async () => {
+  /** Node 2's peer port, guarded, with every batch it hands to the core. */
+  function guardedPeerApp() {
     const auth = new PeerAuth({ clusterId: 'c1', nodeId: 2, secret });
     const transport = new HttpTransport({ nodeId: 2, auth });
     const delivered: Message[][] = [];
@@ -195,7 +196,13 @@ describe('a guarded peer app', () => {
       () => app.close(),
       () => transport.close(),
     );
-    const heartbeat: Message = { type: 'heartbeat', from: 1, to: 2, term: 1, commit: 0, round: 1 };
+    return { auth, transport, app, delivered };
+  }
+
+  const heartbeat: Message = { type: 'heartbeat', from: 1, to: 2, term: 1, commit: 0, round: 1 };
+
+  it('delivers signed batches and refuses every other request before the core sees it', async () => {
+    const { transport, app, delivered } = guardedPeerApp();
     const payload = Buffer.from(encodeMessages([heartbeat]));
     const post = (headers: Record<string, string>) =>
       app.inject({
@@ -231,18 +238,7 @@ describe('a guarded peer app', () => {
   });
 
   it('takes a stream signed once at its opening, and refuses any other before reading a frame', async () => {
-    const auth = new PeerAuth({ clusterId: 'c1', nodeId: 2, secret });
-    const transport = new HttpTransport({ nodeId: 2, auth });
-    const delivered: Message[][] = [];
-    transport.onMessages((messages) => delivered.push(messages));
-    const app = Fastify({ logger: false });
-    guardPeerApp(app, auth);
-    registerPeerRoutes(app, transport);
-    closers.push(
-      () => app.close(),
-      () => transport.close(),
-    );
-    const heartbeat: Message = { type: 'heartbeat', from: 1, to: 2, term: 1, commit: 0, round: 1 };
+    const { auth, transport, app, delivered } = guardedPeerApp();
     const frames = Buffer.concat([
       encodeFrame(encodeMessages([heartbeat])),
       encodeFrame(encodeMessages([heartbeat])),

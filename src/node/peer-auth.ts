@@ -8,7 +8,6 @@
 // captured request cannot be replayed later (Raft tolerates duplicates anyway, but a stranger
 // should not be able to feed the core at all).
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -45,24 +44,6 @@ export interface PeerAuthOptions {
   logger?: Logger;
   /** Wall clock in ms (tests pass their own). */
   nowMs?: () => number;
-}
-
-/** Reads --cluster-secret-file: the file's bytes, trailing newline trimmed, at least clusterSecretBytesMin long. */
-export function readClusterSecret(path: string): Buffer {
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (error) {
-    throw new Error(`--cluster-secret-file ${path}: ${(error as Error).message}`);
-  }
-  const secret = Buffer.from(text.replace(/\r?\n$/, ''), 'utf8');
-  if (secret.length < clusterSecretBytesMin) {
-    throw new Error(
-      `--cluster-secret-file ${path} holds ${secret.length} bytes; use at least ${clusterSecretBytesMin} ` +
-        '(e.g. `openssl rand -hex 32 > secret`)',
-    );
-  }
-  return secret;
 }
 
 export class PeerAuth {
@@ -116,13 +97,7 @@ export class PeerAuth {
    * credentials. Throws the refusal (401 / 403); the body is checked by verifyBody.
    */
   checkHeaders(headers: IncomingHttpHeaders, remote: string | undefined): void {
-    const clusterId = headers[clusterIdHeader];
-    if (typeof clusterId !== 'string') throw this.refuse('missing', remote);
-    if (clusterId !== this.clusterId) throw this.refuse('clusterMismatch', remote);
-    if (this.secret === null) return;
-    const parsed = this.parse(headers, remote);
-    const ageMs = Math.abs(this.nowMs() - parsed.timestampMs);
-    if (ageMs > peerAuthClockSkewMsMax) throw this.refuse('stale', remote);
+    this.admit(headers, remote);
   }
 
   /** Checks everything: the headers again, the signature over the whole request; spends the nonce. */
@@ -133,9 +108,8 @@ export class PeerAuth {
     body: Uint8Array,
     remote: string | undefined,
   ): void {
-    this.checkHeaders(headers, remote);
-    if (this.secret === null) return;
-    const parsed = this.parse(headers, remote);
+    const parsed = this.admit(headers, remote);
+    if (parsed === null) return;
     // The texts are compared, not their decoded bytes: the last base64url character of a
     // 32-byte MAC carries two unused bits, and a changed header must never pass.
     const expected = Buffer.from(this.sign(parsed.from, method, path, parsed.timestamp, parsed.nonce, body));
@@ -163,6 +137,18 @@ export class PeerAuth {
       .update(`${authVersion}\n${this.clusterId}\n${from}\n${method}\n${path}\n${timestamp}\n${nonce}\n`)
       .update(body)
       .digest('base64url');
+  }
+
+  /** The checks of checkHeaders; the parsed credentials, or null when there is no secret to sign with. */
+  private admit(headers: IncomingHttpHeaders, remote: string | undefined) {
+    const clusterId = headers[clusterIdHeader];
+    if (typeof clusterId !== 'string') throw this.refuse('missing', remote);
+    if (clusterId !== this.clusterId) throw this.refuse('clusterMismatch', remote);
+    if (this.secret === null) return null;
+    const parsed = this.parse(headers, remote);
+    const ageMs = Math.abs(this.nowMs() - parsed.timestampMs);
+    if (ageMs > peerAuthClockSkewMsMax) throw this.refuse('stale', remote);
+    return parsed;
   }
 
   private parse(headers: IncomingHttpHeaders, remote: string | undefined) {

@@ -3,7 +3,7 @@
 import { createPrivateKey, X509Certificate } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { UsageError } from '../cli-args.js';
-import { readClusterSecret } from './peer-auth.js';
+import { clusterSecretBytesMin } from '../config.js';
 
 /** A shorter admin token is refused at start-up. */
 export const adminTokenBytesMin = 16;
@@ -37,6 +37,23 @@ function readFlagFile(flag: string, path: string): Buffer {
   } catch (error) {
     throw new UsageError(`--${flag} ${path}: ${(error as Error).message}`);
   }
+}
+
+/** --cluster-secret-file: the file's bytes, a trailing newline trimmed, at least clusterSecretBytesMin long. */
+export function readClusterSecret(path: string): Buffer {
+  const secret = Buffer.from(
+    readFlagFile('cluster-secret-file', path)
+      .toString('utf8')
+      .replace(/\r?\n$/, ''),
+    'utf8',
+  );
+  if (secret.length < clusterSecretBytesMin) {
+    throw new UsageError(
+      `--cluster-secret-file ${path} holds ${secret.length} bytes; use at least ${clusterSecretBytesMin} ` +
+        '(e.g. `openssl rand -hex 32 > secret`)',
+    );
+  }
+  return secret;
 }
 
 export function readAdminToken(path: string): string {
@@ -76,16 +93,8 @@ function readTls(flags: SecurityFlags): TlsMaterial | undefined {
 }
 
 export function loadNodeSecurity(flags: SecurityFlags): NodeSecurity {
-  let clusterSecret: Buffer | null = null;
-  if (flags.clusterSecretFile !== undefined) {
-    try {
-      clusterSecret = readClusterSecret(flags.clusterSecretFile);
-    } catch (error) {
-      throw new UsageError((error as Error).message);
-    }
-  }
   return {
-    clusterSecret,
+    clusterSecret: flags.clusterSecretFile === undefined ? null : readClusterSecret(flags.clusterSecretFile),
     adminToken: flags.adminTokenFile === undefined ? null : readAdminToken(flags.adminTokenFile),
     tls: readTls(flags),
   };
