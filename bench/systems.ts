@@ -2,7 +2,7 @@
 // where to send requests, which processes to charge CPU to, and how each may be reached.
 import { copyFile, mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { RealCluster } from '../jepsen-lite/real/real-cluster.js';
+import { RealCluster, waitFor } from '../jepsen-lite/real/real-cluster.js';
 import { defaultRaftConfig, tickMs } from '../src/config.js';
 import { EtcdCluster, etcdDefaultTiming, type RaftTiming } from './etcd-cluster.js';
 import type { FailoverSubject, MemberState } from './failover.js';
@@ -115,9 +115,14 @@ function etcdFailover(cluster: EtcdCluster, timing: RaftTiming, label: string): 
 async function raftkvSystem(cluster: RealCluster): Promise<BenchSystem> {
   await cluster.waitForLeader(startLeaderDeadlineMs);
   const ids = cluster.members.map((member) => member.id);
-  // /v1/status carries each node's pid (design.md §6).
+  // /v1/status carries each node's pid (design.md §6). A leader needs only a majority: a node
+  // still starting may not listen yet, so each is asked until it answers.
   const pids = await Promise.all(
-    ids.map(async (id) => ((await cluster.status(id)) as unknown as { pid: number }).pid),
+    ids.map((id) =>
+      waitFor(`node ${id} to answer /v1/status`, startLeaderDeadlineMs, async () => {
+        return ((await cluster.status(id)) as unknown as { pid: number }).pid;
+      }),
+    ),
   );
   return {
     name: 'raftkv',
