@@ -179,6 +179,28 @@ export const defaultNodeLimits: NodeLimits = {
   readiesInFlightMax: 64,
 };
 
+// ---- the state store on LevelDB (src/statemachine/level-state-store.ts) -------------------------
+
+/**
+ * Applied state is written to LevelDB in batches, like etcd's backend batch interval: each apply
+ * step's writes wait in memory (reads see them) and reach the database together, at most
+ * flushIntervalMs later or as soon as flushOpsMin writes wait. The log is the durable record; a
+ * crash loses only state that the applied index, written in the same batch, does not count.
+ */
+export interface StateFlushLimits {
+  flushIntervalMs: number;
+  /** Waiting writes that start a flush at once. */
+  flushOpsMin: number;
+  /** Waiting writes past which an apply step waits for the flush in flight (bounds memory). */
+  pendingOpsMax: number;
+}
+
+export const defaultStateFlushLimits: StateFlushLimits = {
+  flushIntervalMs: 50,
+  flushOpsMin: 8_192,
+  pendingOpsMax: 65_536,
+};
+
 // ---- peers ---------------------------------------------------------------------------------------
 
 export interface HttpTransportLimits {

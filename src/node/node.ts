@@ -4,11 +4,11 @@
 import { defaultNodeLimits, tickMs as defaultTickMs, type NodeLimits, type RaftConfig } from '../config.js';
 import { RaftkvError } from '../errors.js';
 import { PendingWriteIndex } from '../quorum/pending-index.js';
-import type { Entry, Message, NodeId } from '../raft/messages.js';
+import type { Entry, HardState, Message, NodeId } from '../raft/messages.js';
 import { Raft, type RaftStatus, type Ready, type Role } from '../raft/raft.js';
 import type { ApplyResult } from '../statemachine/state-machine.js';
 import { type Clock, LogClock } from './clock.js';
-import type { DurableStorage } from './durable-storage.js';
+import type { DurableStorage, StorageUpdate } from './durable-storage.js';
 import type { Transport } from './transport.js';
 
 export { defaultNodeLimits, type NodeLimits };
@@ -101,6 +101,10 @@ export class RaftNode {
    * applied. Fed at each Ready's entries (before their save) and after each apply step.
    */
   private readonly pendingWrites: PendingWriteIndex;
+  /** The last save started; saves complete in order, so it settles after every earlier one. */
+  private lastSave: Promise<void> = Promise.resolve();
+  /** A commit-only hard state not yet written (see persist). */
+  private deferredHardState: HardState | null = null;
   private lastRole: Role = 'follower';
   private lastTerm = 0;
   private lastLeaderId: NodeId = 0;
@@ -318,7 +322,7 @@ export class RaftNode {
     for (const state of ready.readStates) this.onReadState(state.readId, state.index);
     // Pending from now on, though not yet saved: a quorum read must not miss a write it may wait for.
     this.notePendingWrites(ready.entries);
-    const saved = ready.hardState || ready.entries.length > 0 ? this.save(ready) : Promise.resolve();
+    const saved = this.persist(ready);
     if (ready.committedEntries.length > 0) {
       // Committed entries already on this node's disk apply at once; others after this save.
       const storage = this.options.storage;
@@ -338,14 +342,28 @@ export class RaftNode {
       .catch((error) => this.fail(error));
   }
 
-  private async save(ready: Ready): Promise<void> {
+  /**
+   * Saves what the Ready must have on disk; resolves once it, and every save before it, is done.
+   * A hard state whose only change is the commit index is not written on its own: Raft does not
+   * need it durable (a restart recovers the commit index from the applied index and the leader),
+   * so it waits in memory and goes with the next save. A follower then answers a commit-only
+   * AppendEntries with no disk write at all.
+   */
+  private persist(ready: Ready): Promise<void> {
+    if (ready.entries.length === 0 && !ready.mustSync) {
+      if (ready.hardState) this.deferredHardState = ready.hardState;
+      return this.lastSave;
+    }
+    const hardState = ready.hardState ?? this.deferredHardState;
+    this.deferredHardState = null;
+    this.lastSave = this.save({ hardState, entries: ready.entries, sync: true });
+    return this.lastSave;
+  }
+
+  private async save(update: StorageUpdate): Promise<void> {
     const started = performance.now();
-    await this.options.storage.save({
-      hardState: ready.hardState,
-      entries: ready.entries,
-      sync: ready.mustSync,
-    });
-    this.options.onSave?.(performance.now() - started, ready.entries.length);
+    await this.options.storage.save(update);
+    this.options.onSave?.(performance.now() - started, update.entries.length);
   }
 
   private noteRole(ready: Ready): void {
@@ -485,6 +503,10 @@ export class RaftNode {
     this.pendingItems = [];
     await this.advanceChain;
     await this.applyChain;
+    if (this.deferredHardState && this.fatalError === undefined) {
+      await this.save({ hardState: this.deferredHardState, entries: [], sync: false });
+      this.deferredHardState = null;
+    }
     for (const waiter of this.proposals.values()) {
       this.settle(waiter.timer, () => waiter.reject(new RaftkvError('OUTCOME_UNKNOWN')));
     }

@@ -229,6 +229,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     await peerApp.close();
     await quorum.close();
     await transport.close();
+    await stateStore.close();
     await storage.close();
     logger.info('stopped');
   }

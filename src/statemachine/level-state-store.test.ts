@@ -1,17 +1,20 @@
 // What only the LevelDB twin can get wrong: sharing the node's database with other key families.
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ClassicLevel } from 'classic-level';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StorageError } from '../node/durable-storage.js';
 import { LevelStateStore } from './level-state-store.js';
 import { collect, del, levelStoreHarness, put } from './state-store.contract.js';
-import type { StateStore } from './state-store.js';
 
 describe('LevelStateStore in a shared database', () => {
   let harness: ReturnType<typeof levelStoreHarness>;
-  let store: StateStore;
+  let store: LevelStateStore;
 
   beforeEach(async () => {
     harness = levelStoreHarness('s/');
-    store = await harness.open();
+    store = (await harness.open()) as LevelStateStore;
   });
   afterEach(() => harness.close());
 
@@ -52,6 +55,7 @@ describe('LevelStateStore in a shared database', () => {
 
   it('reports a record whose bytes changed on disk, on read and at the next open, never serving it', async () => {
     await store.writeBatch([put('a', 'apple'), put('b', 'banana')], 4);
+    await store.flush();
     const db = harness.database();
     const bytes = { keyEncoding: 'utf8', valueEncoding: 'view' } as const;
     const raw = (await db.get('s/d/b', bytes)) as Uint8Array;
@@ -73,11 +77,103 @@ describe('LevelStateStore in a shared database', () => {
 
   it('reports a damaged applied-index record at open', async () => {
     await store.writeBatch([put('a', '1')], 300);
+    await store.flush();
     const db = harness.database();
     const bytes = { keyEncoding: 'utf8', valueEncoding: 'view' } as const;
     const raw = Uint8Array.from((await db.get('s/m/applied', bytes)) as Uint8Array);
     raw[raw.length - 1]! ^= 0x01;
     await db.put('s/m/applied', raw, bytes);
     await expect(harness.reopen()).rejects.toThrow(/applied-index record .* fails its checksum/);
+  });
+});
+
+describe('LevelStateStore batches applied steps into fewer writes', () => {
+  let directory: string;
+  let db: ClassicLevel;
+  const bytes = { keyEncoding: 'utf8', valueEncoding: 'view' } as const;
+  /** No timer flush during a test unless it asks for one. */
+  const slow = { flushIntervalMs: 60_000, flushOpsMin: 4, pendingOpsMax: 8 };
+  const stored = async (key: string) => {
+    const value = (await db.get(key, bytes)) as Uint8Array | undefined;
+    return value === undefined ? undefined : Buffer.from(value.subarray(4)).toString();
+  };
+
+  beforeEach(async () => {
+    directory = await mkdtemp(join(tmpdir(), 'raftkv-state-flush-'));
+    db = new ClassicLevel(directory);
+    await db.open();
+  });
+  afterEach(async () => {
+    await db.close();
+    await rm(directory, { recursive: true, force: true });
+  });
+
+  it('serves a step at once and writes it with its applied index on flush', async () => {
+    const store = await LevelStateStore.open(db, 's/', slow);
+    await store.writeBatch([put('a', '1'), put('b', '2')], 1);
+    await store.writeBatch([del('a'), put('b', '3')], 2);
+    expect(store.appliedIndex()).toBe(2);
+    expect(await store.get('a')).toBeUndefined();
+    expect(Buffer.from((await store.get('b'))!).toString()).toBe('3');
+    expect(await stored('s/d/b')).toBeUndefined();
+    expect(store.durableAppliedIndex()).toBe(0);
+    await store.flush();
+    expect(await stored('s/d/b')).toBe('3');
+    expect(await stored('s/d/a')).toBeUndefined();
+    expect(store.durableAppliedIndex()).toBe(2);
+  });
+
+  it('loses unflushed steps together with their applied index in a crash, never one without the other', async () => {
+    const store = await LevelStateStore.open(db, 's/', slow);
+    await store.writeBatch([put('a', '1')], 5);
+    await store.flush();
+    await store.writeBatch([put('a', '2'), put('b', '2')], 6);
+    // A crash: the database goes away with the step still in process memory.
+    await db.close();
+    db = new ClassicLevel(directory);
+    await db.open();
+    const restarted = await LevelStateStore.open(db, 's/', slow);
+    expect(restarted.appliedIndex()).toBe(5);
+    expect(await collect(restarted)).toEqual([['a', '1']]);
+  });
+
+  it('flushes once enough writes wait, and makes a step wait when too many do', async () => {
+    const store = await LevelStateStore.open(db, 's/', slow);
+    await store.writeBatch([put('a', '1'), put('b', '1'), put('c', '1')], 1);
+    expect(await stored('s/d/a')).toBeUndefined();
+    await store.writeBatch([put('d', '1')], 2);
+    // flushOpsMin reached: a flush started without waiting for the timer.
+    await expect.poll(() => stored('s/d/d')).toBe('1');
+    const keys = ['e', 'f', 'g', 'h', 'i', 'j', 'k', 'l'];
+    await store.writeBatch(keys.map((key) => put(key, '2')), 3);
+    // pendingOpsMax reached: the step resolved only once its writes were in the database.
+    expect(await stored('s/d/l')).toBe('2');
+    expect(store.durableAppliedIndex()).toBe(3);
+  });
+
+  it('flushes on its timer', async () => {
+    const store = await LevelStateStore.open(db, 's/', { ...slow, flushIntervalMs: 5 });
+    await store.writeBatch([put('a', '1')], 1);
+    await expect.poll(() => store.durableAppliedIndex()).toBe(1);
+    expect(await stored('s/d/a')).toBe('1');
+  });
+
+  it('writes what waits on close, and refuses calls after', async () => {
+    const store = await LevelStateStore.open(db, 's/', slow);
+    await store.writeBatch([put('a', '1')], 7);
+    await store.close();
+    expect(await stored('s/d/a')).toBe('1');
+    await expect(store.get('a')).rejects.toMatchObject({ code: 'STORAGE_CLOSED' });
+    await expect(store.writeBatch([put('a', '2')], 8)).rejects.toMatchObject({ code: 'STORAGE_CLOSED' });
+  });
+
+  it('stops for good after a failed flush', async () => {
+    const store = await LevelStateStore.open(db, 's/', slow);
+    await store.writeBatch([put('a', '1')], 1);
+    await db.close();
+    await expect(store.flush()).rejects.toMatchObject({ code: 'STORAGE_FAILED' });
+    await expect(store.get('a')).rejects.toMatchObject({ code: 'STORAGE_FAILED' });
+    await expect(store.writeBatch([put('b', '1')], 2)).rejects.toMatchObject({ code: 'STORAGE_FAILED' });
+    await db.open();
   });
 });

@@ -11,7 +11,16 @@ import { Packr } from 'msgpackr';
 import { assert } from '../assert.js';
 import { crc32Parts } from '../node/crc32.js';
 import { StorageError } from '../node/durable-storage.js';
-import { concatBytes, type KeyRange, keyBytes, plainBytes, rangeWithin, type StateKey } from './keys.js';
+import { defaultStateFlushLimits, type StateFlushLimits } from '../config.js';
+import {
+  concatBytes,
+  type KeyRange,
+  keyBinary,
+  keyBytes,
+  plainBytes,
+  rangeWithin,
+  type StateKey,
+} from './keys.js';
 import {
   assertAppliedIndexAdvances,
   assertValidLimit,
@@ -33,26 +42,53 @@ const bytesEncoding = { keyEncoding: 'view', valueEncoding: 'view' } as const;
 /** The database as this store uses it: every call passes bytesEncoding, so its defaults do not matter. */
 type BytesDatabase = ClassicLevel<Uint8Array, Uint8Array>;
 
+/** A write waiting for its flush: the record as stored (checksum + value), or null for a delete. */
+interface PendingWrite {
+  storeKey: Uint8Array;
+  record: Uint8Array | null;
+}
+
 export class LevelStateStore implements StateStore {
+  /** Writes of applied steps not yet handed to LevelDB, by binary state key (the newest wins). */
+  private pending = new Map<string, PendingWrite>();
+  /** The writes of the flush in flight: older than `pending`, newer than the database. */
+  private flushing = new Map<string, PendingWrite>();
+  /** The applied index the database holds (with the state up to it). */
+  private flushedApplied: number;
+  /** Flushes run one at a time, in order. */
+  private flushChain: Promise<void> = Promise.resolve();
+  private flushTimer: NodeJS.Timeout | undefined;
+  /** The first failed flush; once set, every call throws (a failed write is never retried). */
+  private failure: Error | null = null;
+  private closed = false;
+
   private constructor(
     private readonly db: BytesDatabase,
     private readonly dataPrefix: Uint8Array,
     private readonly appliedKey: Uint8Array,
     private applied: number,
-  ) {}
+    private readonly limits: StateFlushLimits,
+  ) {
+    this.flushedApplied = applied;
+  }
 
   /**
    * A store over the keys under `prefix` in an open database. The prefix must not start, or be
-   * the start of, any other key family in the database (the log's, for one).
+   * the start of, any other key family in the database (the log's, for one). Close the store
+   * before the database: close() writes what is still waiting.
    */
-  static async open<K, V>(db: ClassicLevel<K, V>, prefix: string): Promise<LevelStateStore> {
+  static async open<K, V>(
+    db: ClassicLevel<K, V>,
+    prefix: string,
+    limits: StateFlushLimits = defaultStateFlushLimits,
+  ): Promise<LevelStateStore> {
     assert(prefix.length > 0, 'the state store needs a key prefix');
     const bytesDb = db as unknown as BytesDatabase;
     const appliedKey = keyBytes(`${prefix}m/applied`);
     const stored = await bytesDb.get(appliedKey, bytesEncoding);
     const applied =
       stored === undefined ? 0 : decodeAppliedIndex(checked(appliedKey, stored, appliedRecordName));
-    const store = new LevelStateStore(bytesDb, keyBytes(`${prefix}d/`), appliedKey, applied);
+    const store = new LevelStateStore(bytesDb, keyBytes(`${prefix}d/`), appliedKey, applied, limits);
     await store.checkEveryRecord();
     return store;
   }
@@ -68,7 +104,16 @@ export class LevelStateStore implements StateStore {
     return this.applied;
   }
 
+  /** The applied index the database holds: what a crash now would leave. */
+  durableAppliedIndex(): number {
+    return this.flushedApplied;
+  }
+
   async get(key: StateKey): Promise<Uint8Array | undefined> {
+    this.throwIfUnusable();
+    const binaryKey = keyBinary(key);
+    const waiting = this.pending.get(binaryKey) ?? this.flushing.get(binaryKey);
+    if (waiting !== undefined) return waiting.record === null ? undefined : waiting.record.subarray(crcBytes);
     // Synchronous on purpose: a point lookup is served from LevelDB's caches in microseconds, while
     // an asynchronous one costs a thread-pool round trip, and apply makes one per command in turn.
     const storeKey = this.storeKey(key);
@@ -78,6 +123,8 @@ export class LevelStateStore implements StateStore {
 
   async *iterate(range: KeyRange): AsyncGenerator<StateRecord> {
     assertValidLimit(range);
+    // Waiting writes go to the database first, so the iterator's snapshot holds every applied step.
+    await this.flush();
     const { gte, lt } = rangeWithin(this.dataPrefix, range);
     const iterator = this.db.iterator({
       ...bytesEncoding,
@@ -95,25 +142,83 @@ export class LevelStateStore implements StateStore {
     }
   }
 
+  /**
+   * Stages the step's writes and applied index; reads see them at once. They reach the database
+   * together with later steps' in one batch (see StateFlushLimits): all of a step or none of it.
+   */
   async writeBatch(ops: readonly StateOp[], appliedIndex: number): Promise<void> {
+    this.throwIfUnusable();
     assertAppliedIndexAdvances(this.applied, appliedIndex);
-    const batch: StateOp[] = ops.map((op) =>
-      op.type === 'put'
-        ? { type: 'put', key: this.storeKey(op.key), value: withCrc(this.storeKey(op.key), op.value) }
-        : { type: 'del', key: this.storeKey(op.key) },
-    );
-    batch.push({
-      type: 'put',
-      key: this.appliedKey,
-      value: withCrc(this.appliedKey, encodeAppliedIndex(appliedIndex)),
-    });
-    // No fsync: the log is the durable source of truth, and its own synced writes (same database,
-    // same write-ahead log, in order) carry this batch to disk soon after. If a crash loses this
-    // batch, it loses the applied index with the state, so the node re-applies exactly those
-    // entries from its log. (Log compaction must therefore only drop entries up to an applied
-    // index that has been synced.)
-    await this.db.batch(batch, { ...bytesEncoding, sync: false });
+    for (const op of ops) {
+      const storeKey = this.storeKey(op.key);
+      // The record is a copy with its checksum, as LevelDB would keep: the caller may reuse op.value.
+      const record = op.type === 'put' ? withCrc(storeKey, op.value) : null;
+      this.pending.set(keyBinary(op.key), { storeKey, record });
+    }
     this.applied = appliedIndex;
+    if (this.pending.size >= this.limits.pendingOpsMax) {
+      await this.flush();
+    } else if (this.pending.size >= this.limits.flushOpsMin) {
+      this.flushInBackground();
+    } else {
+      this.flushTimer ??= setTimeout(() => this.flushInBackground(), this.limits.flushIntervalMs).unref();
+    }
+  }
+
+  /** Writes every applied step staged so far to the database; resolves once LevelDB has them. */
+  flush(): Promise<void> {
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    this.flushChain = this.flushChain.then(() => this.flushPending());
+    return this.flushChain;
+  }
+
+  /** Flushes what waits, then refuses every later call. Closing twice is a no-op. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.flush();
+    this.closed = true;
+  }
+
+  private flushInBackground(): void {
+    // A failure is kept in this.failure: the next apply step or read throws it and stops the node.
+    this.flush().catch(() => undefined);
+  }
+
+  private async flushPending(): Promise<void> {
+    this.throwIfUnusable();
+    if (this.pending.size === 0 && this.applied === this.flushedApplied) return;
+    const writes = this.pending;
+    const applied = this.applied;
+    this.pending = new Map();
+    this.flushing = writes;
+    const batch: StateOp[] = [];
+    for (const { storeKey, record } of writes.values()) {
+      batch.push(record === null ? { type: 'del', key: storeKey } : { type: 'put', key: storeKey, value: record });
+    }
+    batch.push({ type: 'put', key: this.appliedKey, value: withCrc(this.appliedKey, encodeAppliedIndex(applied)) });
+    try {
+      // No fsync: the log is the durable source of truth, and its own synced writes (same database,
+      // same write-ahead log, in order) carry this batch to disk soon after. If a crash loses this
+      // batch, it loses the applied index with the state, so the node re-applies exactly those
+      // entries from its log. (Log compaction must therefore only drop entries up to
+      // durableAppliedIndex() once a synced write has followed it.)
+      await this.db.batch(batch, { ...bytesEncoding, sync: false });
+    } catch (error) {
+      this.failure = new StorageError(
+        'STORAGE_FAILED',
+        `writing applied state failed, and a failed write is never retried: stop the node (${(error as Error).message})`,
+        { cause: error },
+      );
+      throw this.failure;
+    }
+    this.flushing = new Map();
+    this.flushedApplied = applied;
+  }
+
+  private throwIfUnusable(): void {
+    if (this.failure) throw this.failure;
+    if (this.closed) throw new StorageError('STORAGE_CLOSED', 'the state store is closed');
   }
 
   private storeKey(key: StateKey): Uint8Array {

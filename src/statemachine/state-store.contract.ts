@@ -27,10 +27,12 @@ export function memoryStoreHarness(): StateStoreHarness {
 export function levelStoreHarness(prefix = 's/'): StateStoreHarness & { database(): ClassicLevel } {
   let directory: string | undefined;
   let db: ClassicLevel | undefined;
+  let store: LevelStateStore | undefined;
   const openAt = async (location: string) => {
     db = new ClassicLevel(location);
     await db.open();
-    return LevelStateStore.open(db, prefix);
+    store = await LevelStateStore.open(db, prefix);
+    return store;
   };
   return {
     database: () => db!,
@@ -39,10 +41,12 @@ export function levelStoreHarness(prefix = 's/'): StateStoreHarness & { database
       return openAt(directory);
     },
     async reopen() {
+      await store!.close();
       await db!.close();
       return openAt(directory!);
     },
     async close() {
+      await store?.close().catch(() => undefined);
       await db?.close();
       if (directory !== undefined) await rm(directory, { recursive: true, force: true });
     },

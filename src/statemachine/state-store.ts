@@ -33,6 +33,8 @@ export interface StateStore extends StateReader {
    * so a crash never leaves state from entries the applied index does not count, or the reverse.
    */
   writeBatch(ops: readonly StateOp[], appliedIndex: number): Promise<void>;
+  /** Writes what may still wait in memory; call it before closing what the store is kept on. */
+  close(): Promise<void>;
 }
 
 /** The applied index only moves forward: each batch covers at least one entry. */
@@ -60,6 +62,9 @@ export class MemoryStateStore implements StateStore {
   appliedIndex(): number {
     return this.applied;
   }
+
+  /** Nothing waits: every batch is in the map once writeBatch resolves. */
+  async close(): Promise<void> {}
 
   async get(key: StateKey): Promise<Uint8Array | undefined> {
     return this.values.get(keyBinary(key));
