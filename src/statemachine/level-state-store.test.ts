@@ -145,7 +145,10 @@ describe('LevelStateStore batches applied steps into fewer writes', () => {
     // flushOpsMin reached: a flush started without waiting for the timer.
     await expect.poll(() => stored('s/d/d')).toBe('1');
     const keys = ['e', 'f', 'g', 'h', 'i', 'j', 'k', 'l'];
-    await store.writeBatch(keys.map((key) => put(key, '2')), 3);
+    await store.writeBatch(
+      keys.map((key) => put(key, '2')),
+      3,
+    );
     // pendingOpsMax reached: the step resolved only once its writes were in the database.
     expect(await stored('s/d/l')).toBe('2');
     expect(store.durableAppliedIndex()).toBe(3);

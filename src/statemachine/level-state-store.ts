@@ -9,9 +9,9 @@
 import type { ClassicLevel } from 'classic-level';
 import { Packr } from 'msgpackr';
 import { assert } from '../assert.js';
+import { defaultStateFlushLimits, type StateFlushLimits } from '../config.js';
 import { crc32Parts } from '../node/crc32.js';
 import { StorageError } from '../node/durable-storage.js';
-import { defaultStateFlushLimits, type StateFlushLimits } from '../config.js';
 import {
   concatBytes,
   type KeyRange,
@@ -194,9 +194,15 @@ export class LevelStateStore implements StateStore {
     this.flushing = writes;
     const batch: StateOp[] = [];
     for (const { storeKey, record } of writes.values()) {
-      batch.push(record === null ? { type: 'del', key: storeKey } : { type: 'put', key: storeKey, value: record });
+      batch.push(
+        record === null ? { type: 'del', key: storeKey } : { type: 'put', key: storeKey, value: record },
+      );
     }
-    batch.push({ type: 'put', key: this.appliedKey, value: withCrc(this.appliedKey, encodeAppliedIndex(applied)) });
+    batch.push({
+      type: 'put',
+      key: this.appliedKey,
+      value: withCrc(this.appliedKey, encodeAppliedIndex(applied)),
+    });
     try {
       // No fsync: the log is the durable source of truth, and its own synced writes (same database,
       // same write-ahead log, in order) carry this batch to disk soon after. If a crash loses this
