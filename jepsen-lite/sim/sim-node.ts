@@ -2,7 +2,7 @@
 // raft node loop drives it, plus the register state machine. After any input, while the core
 // has a Ready: send messagesNow, start one fsync (a few virtual ms; a crash before it ends
 // loses it), then on completion write the disk, send messagesAfterPersist, apply, advance.
-import type { RaftConfig } from '../../src/config.js';
+import { defaultNodeLimits, type RaftConfig } from '../../src/config.js';
 import type { Entry, Message, NodeId } from '../../src/raft/messages.js';
 import { type ProposeResult, Raft, type ReadState, type Ready, type Role } from '../../src/raft/raft.js';
 import { MemoryStorage } from '../../src/raft/storage.js';
@@ -69,6 +69,7 @@ export class SimNode {
   raft: Raft | null = null;
   /** Bumped on every crash, so events meant for an earlier life of the node are ignored. */
   private incarnation = 0;
+  private commitLingering = false;
   appliedIndex = 0;
 
   private readonly raftRandom: Prng;
@@ -180,6 +181,22 @@ export class SimNode {
     this.catchUpTicks(raft);
     input();
     this.drain(raft);
+    this.scheduleCommitBroadcast(raft);
+  }
+
+  /** The driver's commit linger (NodeLimits.commitLingerMs), in virtual time. */
+  private scheduleCommitBroadcast(raft: Raft): void {
+    if (this.commitLingering || !raft.hasCommitToBroadcast()) return;
+    this.commitLingering = true;
+    const incarnation = this.incarnation;
+    this.host.schedule(
+      defaultNodeLimits.commitLingerMs,
+      () => `commit linger n${this.id}`,
+      () => {
+        this.commitLingering = false;
+        this.handle(incarnation, () => raft.broadcastCommit());
+      },
+    );
   }
 
   private catchUpTicks(raft: Raft): void {

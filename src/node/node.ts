@@ -82,6 +82,7 @@ export class RaftNode {
   private readonly logClock: LogClock;
   private lastTickAtMs: number;
   private tickTimer: NodeJS.Timeout | undefined;
+  private commitTimer: NodeJS.Timeout | undefined;
 
   private pendingItems: { data: Uint8Array; waiter: Omit<ProposalWaiter, 'term'> }[] = [];
   private readonly proposals = new Map<number, ProposalWaiter>();
@@ -293,7 +294,17 @@ export class RaftNode {
         return;
       }
       this.drainReadies();
+      this.scheduleCommitBroadcast();
     });
+  }
+
+  /** A new commit index no append carried yet goes out alone after commitLingerMs. */
+  private scheduleCommitBroadcast(): void {
+    if (this.commitTimer !== undefined || !this.raft.hasCommitToBroadcast()) return;
+    this.commitTimer = setTimeout(() => {
+      this.commitTimer = undefined;
+      this.input(() => this.raft.broadcastCommit());
+    }, this.limits.commitLingerMs);
   }
 
   /**
@@ -498,6 +509,7 @@ export class RaftNode {
     if (this.stopped) return;
     this.stopped = true;
     clearInterval(this.tickTimer);
+    clearTimeout(this.commitTimer);
     const shutdown = new RaftkvError('SHUTTING_DOWN');
     for (const item of this.pendingItems) this.settle(item.waiter.timer, () => item.waiter.reject(shutdown));
     this.pendingItems = [];

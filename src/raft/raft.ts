@@ -130,6 +130,13 @@ export class Raft {
   private readOnly: ReadOnlyQueue;
   /** Reads that arrived before this leader committed an entry of its term (Raft thesis §6.4). */
   private readsAwaitingCommit: PendingRead[] = [];
+  /**
+   * The commit index moved and some follower has not been sent it. It rides on the next
+   * AppendEntries with entries; the driver calls broadcastCommit() shortly after if none went
+   * (and tick() does at the latest), so under load no follower gets an append for the commit
+   * index alone, and answers it, once per entry.
+   */
+  private commitBroadcastDue = false;
 
   private messagesNow: Message[] = [];
   private messagesAfterPersist: Message[] = [];
@@ -464,6 +471,7 @@ export class Raft {
     this.leadTransferee = noNode;
     this.transferElapsed = 0;
     this.leaseForfeited = false;
+    this.commitBroadcastDue = false;
     this.openRound = 0;
     this.roundSentTick = new Map();
     this.leaseStartTick = Number.NEGATIVE_INFINITY;
@@ -601,7 +609,7 @@ export class Raft {
       if (progress.state === 'probe') progress.becomeReplicate();
       else progress.inflights.freeUpTo(message.index);
       if (this.maybeCommit()) {
-        this.broadcastAppend();
+        this.commitAdvanced();
       } else if (progress.sentCommit < Math.min(progress.match, this.log.committed)) {
         // A follower that missed the broadcast of the commit index (it was still being probed).
         this.sendAppend(message.from, true);
@@ -610,6 +618,26 @@ export class Raft {
     }
     if (message.from === this.leadTransferee && progress.match === this.log.lastIndex()) {
       this.sendTimeoutNow(message.from);
+    }
+  }
+
+  /** Sends entries waiting for any follower (they carry the new commit index); the rest waits. */
+  private commitAdvanced(): void {
+    for (const peer of this.peers()) this.sendAppend(peer, false);
+    this.commitBroadcastDue = true;
+  }
+
+  /** A follower has not been sent the leader's commit index yet (see commitBroadcastDue). */
+  hasCommitToBroadcast(): boolean {
+    return this.commitBroadcastDue;
+  }
+
+  /** Sends the commit index to every follower that has not been sent it, with or without entries. */
+  broadcastCommit(): void {
+    if (!this.commitBroadcastDue || this.role !== 'leader') return;
+    this.commitBroadcastDue = false;
+    for (const peer of this.peers()) {
+      if (this.progress.get(peer)!.sentCommit < this.log.committed) this.sendAppend(peer, true);
     }
   }
 
@@ -642,6 +670,7 @@ export class Raft {
     if (this.leadTransferee !== noNode && ++this.transferElapsed >= this.config.electionTimeoutTicksMin) {
       this.leadTransferee = noNode;
     }
+    this.broadcastCommit();
     if (this.heartbeatElapsed >= this.config.heartbeatTicks) {
       this.heartbeatElapsed = 0;
       this.broadcastHeartbeat();
@@ -895,7 +924,7 @@ export class Raft {
     if (lastApplied) this.log.appliedTo(lastApplied.index);
     // The leader counts itself toward commit only for entries on its own disk.
     if (this.role === 'leader' && this.selfProgress().maybeUpdate(this.log.lastStableIndex())) {
-      if (this.maybeCommit()) this.broadcastAppend();
+      if (this.maybeCommit()) this.commitAdvanced();
     }
   }
 

@@ -96,10 +96,17 @@ export class ScenarioCluster {
   settle(stepsMax = 10_000): void {
     for (let step = 0; step < stepsMax; step++) {
       const messages = this.collectReadies();
-      if (messages.length === 0) return;
+      if (messages.length === 0 && !this.lingerRunsOut()) return;
       for (const message of messages) this.deliver(message);
     }
     throw new Error('the cluster did not settle');
+  }
+
+  /** A quiet network: the drivers' commit linger runs out (see Raft.broadcastCommit). */
+  private lingerRunsOut(): boolean {
+    const due = [...this.nodes.values()].filter((node) => node.raft.hasCommitToBroadcast());
+    for (const node of due) node.raft.broadcastCommit();
+    return due.length > 0;
   }
 
   private collectReadies(): Message[] {
