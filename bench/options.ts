@@ -9,6 +9,8 @@ export interface BenchOptions {
   compareEtcd: boolean;
   scenarios: ScenarioName[];
   durationSec: number;
+  /** Unmeasured writes per system before the first load point (JIT warm-up); 0 for none. */
+  warmUpSec: number;
   concurrencies: number[];
   /** Open loop at this total rate when set; closed loop otherwise. */
   rateOpsPerSec: number | undefined;
@@ -18,13 +20,26 @@ export interface BenchOptions {
   outDir: string;
 }
 
-const fullRun = { durationSec: 10, concurrencies: [1, 16, 64, 256], keyCount: 100_000, failoverTrials: 20 };
-const quickRun = { durationSec: 2, concurrencies: [16, 64], keyCount: 1_000, failoverTrials: 3 };
+const fullRun = {
+  durationSec: 10,
+  warmUpSec: 5,
+  concurrencies: [1, 16, 64, 256],
+  keyCount: 100_000,
+  failoverTrials: 20,
+};
+const quickRun = {
+  durationSec: 2,
+  warmUpSec: 1,
+  concurrencies: [16, 64],
+  keyCount: 1_000,
+  failoverTrials: 3,
+};
 /** More clients than this would only measure the load generator's own limits. */
 const concurrencyMax = 4_096;
 
 export const benchUsage = `usage:
   raftkv bench [--compare etcd | --no-etcd] [--scenario put|get|failover|all] [--duration SECONDS]
+               [--warm-up SECONDS (${fullRun.warmUpSec}; unmeasured writes per system first)]
                [--concurrency 1,16,64,256] [--rate OPS_PER_SEC] [--keys 100000]
                [--failover-trials ${fullRun.failoverTrials}] [--quick] [--out DIR]
   --quick: ${quickRun.durationSec} s per point at concurrency ${quickRun.concurrencies.join(' and ')} over ${quickRun.keyCount} keys,
@@ -55,7 +70,17 @@ function defaultOutDir(now: Date): string {
 export function parseBenchOptions(argv: readonly string[], now = new Date()): BenchOptions {
   const flags = parseFlags(argv, {
     booleans: ['quick', 'no-etcd'],
-    values: ['compare', 'scenario', 'duration', 'concurrency', 'rate', 'keys', 'failover-trials', 'out'],
+    values: [
+      'compare',
+      'scenario',
+      'duration',
+      'warm-up',
+      'concurrency',
+      'rate',
+      'keys',
+      'failover-trials',
+      'out',
+    ],
   });
   const compare = flags.get('compare');
   if (compare !== undefined && compare !== 'etcd') throw new UsageError('--compare only knows etcd');
@@ -66,6 +91,7 @@ export function parseBenchOptions(argv: readonly string[], now = new Date()): Be
     compareEtcd: !flags.has('no-etcd'),
     scenarios: parseScenarios(stringFlag(flags, 'scenario', 'all')),
     durationSec: integerFlag(flags, 'duration', defaults.durationSec, 1),
+    warmUpSec: integerFlag(flags, 'warm-up', defaults.warmUpSec, 0),
     concurrencies: flags.has('concurrency')
       ? parseConcurrencies(stringFlag(flags, 'concurrency'))
       : defaults.concurrencies,

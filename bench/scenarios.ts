@@ -22,6 +22,13 @@ const warmupShare = 0.2;
 const warmupMsMax = 2_000;
 /** Clients of the fill that writes every key once before the read scenarios. */
 const fillConcurrency = 64;
+/**
+ * Before the first measured point, each system gets this long under writes at this many clients,
+ * unmeasured: a fresh Node process runs its hot paths unoptimized until V8 has compiled them
+ * (seconds under load), and a first point measured then would report the JIT, not the system.
+ * etcd gets the same warm-up.
+ */
+const warmUpConcurrency = 64;
 const readConsistencies: readonly ReadConsistency[] = ['linearizable', 'lease', 'stale'];
 
 interface Point {
@@ -80,6 +87,9 @@ export class ScenarioRunner {
 
   async runAll(): Promise<ResultRow[]> {
     const rows: ResultRow[] = [];
+    if (this.options.scenarios.some((scenario) => scenario !== 'failover')) {
+      for (const system of this.systems) await this.warmUp(system);
+    }
     for (const scenario of this.options.scenarios) {
       if (scenario === 'failover') {
         rows.push(...(await this.failover()));
@@ -114,6 +124,17 @@ export class ScenarioRunner {
       rows.push(await runFailover(system.failover, trials, this.signal));
     }
     return rows;
+  }
+
+  /** Unmeasured writes before the first point (see warmUpConcurrency); a failure is logged. */
+  private async warmUp(system: BenchSystem): Promise<void> {
+    if (this.options.warmUpSec === 0) return;
+    const point: Point = { scenario: 'put', consistency: undefined, concurrency: warmUpConcurrency };
+    const { result, failure } = await this.measure(system, system.variants[0]!, point, 'closed', {
+      warmupMs: 0,
+      durationMs: this.options.warmUpSec * 1000,
+    });
+    console.error(`warm-up ${system.name}: ${failure ?? describeResult(result)}`);
   }
 
   /** Writes every key once; a failure is logged, and shows later as reads of missing keys. */
@@ -154,9 +175,10 @@ export class ScenarioRunner {
     variant: Variant,
     point: Point,
     pattern: LoadPattern,
+    window?: Pick<LoadgenParams, 'warmupMs' | 'durationMs'>,
   ): Promise<Measured> {
     try {
-      const params = await this.loadgenParams(system, variant, point, pattern);
+      const params = { ...(await this.loadgenParams(system, variant, point, pattern)), ...window };
       return { variant, result: await runLoadgen(params, this.signal) };
     } catch (error) {
       if (error instanceof LoadgenAborted) throw error;

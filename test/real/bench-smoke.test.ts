@@ -66,6 +66,9 @@ describe('raftkv bench --quick', () => {
       outDir = await mkdtemp(join(tmpdir(), 'raftkv-bench-smoke-'));
       const run = await runCli(['bench', '--quick', '--scenario', 'put', '--duration', '1', '--out', outDir]);
       expect(run.code, `raftkv bench failed:\n${run.stderr}`).toBe(0);
+      // Both systems were warmed up, unmeasured, before the first point.
+      expect(run.stderr).toMatch(/warm-up raftkv: \d+ ops\/s/);
+      expect(run.stderr).toMatch(/warm-up etcd: \d+ ops\/s/);
 
       const rows = JSON.parse(await readFile(join(outDir, 'results.json'), 'utf8')) as LoadRow[];
       expect(new Set(rows.map((row) => row.system))).toEqual(new Set(['raftkv', 'etcd']));
