@@ -31,6 +31,11 @@ export class StateMachine {
   private readonly serviceByKind = new Map<CommandKind, Service>();
   /** applyEntries runs one call at a time: each call reads the applied index the last one wrote. */
   private applying = false;
+  /**
+   * Commands decoded by keysTouched (when their entry is appended), kept for their apply, so an
+   * entry's bytes are decoded once per node rather than twice. Keyed weakly by the entry's bytes.
+   */
+  private readonly decoded = new WeakMap<Uint8Array, Command>();
 
   constructor(
     private readonly store: StateStore,
@@ -69,6 +74,7 @@ export class StateMachine {
     let command: Command;
     try {
       command = decodeCommand(entry.data);
+      this.decoded.set(entry.data, command);
     } catch (error) {
       if (error instanceof MalformedCommandError) return [];
       throw error;
@@ -115,7 +121,8 @@ export class StateMachine {
     if (entry.type !== 'normal') return null;
     const commandWrites = new WriteOverlay(stepWrites);
     try {
-      const command = decodeCommand(entry.data);
+      const command = this.decoded.get(entry.data) ?? decodeCommand(entry.data);
+      this.decoded.delete(entry.data);
       const service = this.serviceFor(command);
       service.validate(command);
       const state = new NamespacedView(commandWrites, service.namespace);
