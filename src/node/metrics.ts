@@ -2,6 +2,8 @@
 // can live in one process (tests).
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { Role } from '../raft/raft.js';
+import { emptyTransportStats } from './inbox.js';
+import type { TransportStats } from './transport.js';
 
 const roles: readonly Role[] = ['follower', 'preCandidate', 'candidate', 'leader'];
 
@@ -75,8 +77,25 @@ export class NodeMetrics {
     registers: [this.registry],
   });
 
-  constructor() {
+  /**
+   * @param peerMessages the transport's counters (TransportStats), read at each scrape: messages
+   * sent, dropped, received, and refused batches (malformed).
+   */
+  constructor(peerMessages: () => TransportStats = emptyTransportStats) {
     collectDefaultMetrics({ register: this.registry });
+    new Counter({
+      name: 'raftkv_peer_messages_total',
+      help: 'Raft messages by outcome: sent (a peer took it), dropped (queue full, link down, not for this node), received; malformed counts refused batches',
+      labelNames: ['outcome'],
+      registers: [this.registry],
+      collect() {
+        const stats = peerMessages();
+        this.reset();
+        for (const outcome of ['sent', 'dropped', 'received', 'malformed'] as const) {
+          this.inc({ outcome }, stats[outcome]);
+        }
+      },
+    });
   }
 
   setRole(current: Role): void {

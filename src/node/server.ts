@@ -132,7 +132,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   for (const member of options.members) {
     if (member.id !== options.id) transport.setPeer(member.id, peerAddress(member));
   }
-  const metrics = new NodeMetrics();
+  const metrics = new NodeMetrics(() => transport.stats());
   const roleChanges: RoleChange[] = [];
   let currentTerm = -1;
   let stopping: Promise<void> | undefined;

@@ -611,8 +611,9 @@ export class Raft {
       if (this.maybeCommit()) {
         this.commitAdvanced();
       } else if (progress.sentCommit < Math.min(progress.match, this.log.committed)) {
-        // A follower that missed the broadcast of the commit index (it was still being probed).
-        this.sendAppend(message.from, true);
+        // A follower not sent the commit index yet (it acked after the quorum did, or was being
+        // probed): it gets it with the next entries or when the linger runs out, like the rest.
+        this.commitBroadcastDue = true;
       }
       while (this.sendAppend(message.from, false)) {}
     }
