@@ -22,6 +22,22 @@ const scenarios: { name: string; ids?: number[]; config?: RaftConfig; steps: str
     ],
   },
   {
+    name: 'a new commit index rides on the next entries, and goes alone only when the linger runs out',
+    steps: [
+      'campaign 1',
+      'propose-held 1 a',
+      'expect commit 1 2',
+      'expect commit 2 1',
+      'expect commit 5 1',
+      'propose-held 1 b',
+      'expect commit 1 3',
+      'expect commit 2 2',
+      'expect commit 5 2',
+      'settle',
+      'expect commit all 3',
+    ],
+  },
+  {
     name: 'a single node elects itself and commits alone',
     ids: [1],
     steps: ['campaign 1', 'expect role 1 leader', 'propose 1 a', 'expect commit 1 2'],

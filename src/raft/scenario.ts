@@ -92,11 +92,14 @@ export class ScenarioCluster {
     this.cut.clear();
   }
 
-  /** Drives every node's Ready loop and delivers messages until the cluster is quiet. */
-  settle(stepsMax = 10_000): void {
+  /**
+   * Drives every node's Ready loop and delivers messages until the cluster is quiet. With
+   * `linger` false, a leader's commit index that no append carried yet stays unsent.
+   */
+  settle(stepsMax = 10_000, linger = true): void {
     for (let step = 0; step < stepsMax; step++) {
       const messages = this.collectReadies();
-      if (messages.length === 0 && !this.lingerRunsOut()) return;
+      if (messages.length === 0 && !(linger && this.lingerRunsOut())) return;
       for (const message of messages) this.deliver(message);
     }
     throw new Error('the cluster did not settle');
@@ -150,12 +153,12 @@ export class ScenarioCluster {
     }
   }
 
-  propose(id: NodeId, text: string): boolean {
+  propose(id: NodeId, text: string, linger = true): boolean {
     const result = this.node(id).raft.propose(
       [{ type: 'normal', data: new TextEncoder().encode(text) }],
       this.stampMs,
     );
-    this.settle();
+    this.settle(undefined, linger);
     return result.ok;
   }
 
@@ -180,6 +183,10 @@ export class ScenarioCluster {
         return;
       case 'propose':
         this.propose(n(0), args[1] ?? 'x');
+        return;
+      case 'propose-held':
+        // The drivers' commit linger has not run out yet when the network goes quiet.
+        this.propose(n(0), args[1] ?? 'x', false);
         return;
       case 'isolate':
         this.isolate(n(0));
