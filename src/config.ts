@@ -200,12 +200,18 @@ export interface StateFlushLimits {
   flushOpsMin: number;
   /** Waiting writes past which an apply step waits for the flush in flight (bounds memory). */
   pendingOpsMax: number;
+  /**
+   * Records kept in memory after they were written or read (values and keys, plus an estimated
+   * overhead per record), so that apply and reads of a warm key skip LevelDB. Oldest out first.
+   */
+  readCacheBytesMax: number;
 }
 
 export const defaultStateFlushLimits: StateFlushLimits = {
   flushIntervalMs: 50,
   flushOpsMin: 8_192,
   pendingOpsMax: 65_536,
+  readCacheBytesMax: 32 * 1024 * 1024,
 };
 
 // ---- peers ---------------------------------------------------------------------------------------

@@ -57,6 +57,8 @@ describe('LevelStateStore in a shared database', () => {
     await store.writeBatch([put('a', 'apple'), put('b', 'banana')], 4);
     await store.flush();
     const db = harness.database();
+    // A store that has not cached what it wrote reads every record from disk.
+    store = await LevelStateStore.open(db, 's/');
     const bytes = { keyEncoding: 'utf8', valueEncoding: 'view' } as const;
     const raw = (await db.get('s/d/b', bytes)) as Uint8Array;
     for (const position of [0, 2, raw.length - 1]) {
@@ -92,7 +94,7 @@ describe('LevelStateStore batches applied steps into fewer writes', () => {
   let db: ClassicLevel;
   const bytes = { keyEncoding: 'utf8', valueEncoding: 'view' } as const;
   /** No timer flush during a test unless it asks for one. */
-  const slow = { flushIntervalMs: 60_000, flushOpsMin: 4, pendingOpsMax: 8 };
+  const slow = { flushIntervalMs: 60_000, flushOpsMin: 4, pendingOpsMax: 8, readCacheBytesMax: 1 << 20 };
   const stored = async (key: string) => {
     const value = (await db.get(key, bytes)) as Uint8Array | undefined;
     return value === undefined ? undefined : Buffer.from(value.subarray(4)).toString();
@@ -178,5 +180,68 @@ describe('LevelStateStore batches applied steps into fewer writes', () => {
     await expect(store.get('a')).rejects.toMatchObject({ code: 'STORAGE_FAILED' });
     await expect(store.writeBatch([put('b', '1')], 2)).rejects.toMatchObject({ code: 'STORAGE_FAILED' });
     await db.open();
+  });
+});
+
+describe('LevelStateStore read cache', () => {
+  let directory: string;
+  let db: ClassicLevel;
+  const bytes = { keyEncoding: 'utf8', valueEncoding: 'view' } as const;
+
+  beforeEach(async () => {
+    directory = await mkdtemp(join(tmpdir(), 'raftkv-state-cache-'));
+    db = new ClassicLevel(directory);
+    await db.open();
+  });
+  afterEach(async () => {
+    await db.close();
+    await rm(directory, { recursive: true, force: true });
+  });
+
+  /** Flips one byte of a record on disk, under the store. */
+  const damage = async (key: string) => {
+    const raw = Uint8Array.from((await db.get(key, bytes)) as Uint8Array);
+    raw[raw.length - 1]! ^= 0x01;
+    await db.put(key, raw, bytes);
+  };
+
+  it('serves recent records from memory and the oldest from disk once over its budget', async () => {
+    // Room for about three one-byte records with one-byte keys.
+    const limits = {
+      flushIntervalMs: 60_000,
+      flushOpsMin: 1_000,
+      pendingOpsMax: 2_000,
+      readCacheBytesMax: 400,
+    };
+    const store = await LevelStateStore.open(db, 's/', limits);
+    await store.writeBatch([put('a', '1'), put('b', '2'), put('c', '3'), put('d', '4')], 1);
+    await store.flush();
+    await damage('s/d/a');
+    await damage('s/d/d');
+    // 'd' was written last: still cached, served as written. 'a' was dropped: read from disk, refused.
+    expect(Buffer.from((await store.get('d'))!).toString()).toBe('4');
+    await expect(store.get('a')).rejects.toThrow(/fails its checksum/);
+  });
+
+  it('forgets a deleted key and caches what a read found', async () => {
+    const limits = {
+      flushIntervalMs: 60_000,
+      flushOpsMin: 1_000,
+      pendingOpsMax: 2_000,
+      readCacheBytesMax: 1 << 20,
+    };
+    const first = await LevelStateStore.open(db, 's/', limits);
+    await first.writeBatch([put('a', '1'), put('b', '2')], 1);
+    await first.writeBatch([del('a')], 2);
+    await first.close();
+    const store = await LevelStateStore.open(db, 's/', limits);
+    expect(await store.get('a')).toBeUndefined();
+    expect(Buffer.from((await store.get('b'))!).toString()).toBe('2');
+    await damage('s/d/b');
+    // Read once from disk, intact: later reads come from memory.
+    expect(Buffer.from((await store.get('b'))!).toString()).toBe('2');
+    await store.writeBatch([del('b')], 3);
+    await store.flush();
+    expect(await store.get('b')).toBeUndefined();
   });
 });

@@ -32,6 +32,8 @@ import {
 /** Version of the applied-index record; a node reads this version and the one before. */
 const appliedRecordFormatVersion = 1;
 const crcBytes = 4;
+/** What one cached record costs beyond its key and value: a map entry and a typed-array view. */
+const cacheRecordOverheadBytes = 128;
 const appliedRecordName = 'the applied-index record';
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
@@ -53,6 +55,13 @@ export class LevelStateStore implements StateStore {
   private pending = new Map<string, PendingWrite>();
   /** The writes of the flush in flight: older than `pending`, newer than the database. */
   private flushing = new Map<string, PendingWrite>();
+  /**
+   * Values the database holds, by binary state key, for keys written or read lately (present
+   * keys only), within limits.readCacheBytesMax; oldest first. Each was checked when it was read
+   * (or written): damage to its disk copy shows when it is next read from disk, or at open.
+   */
+  private readonly cache = new Map<string, Uint8Array>();
+  private cacheBytes = 0;
   /** The applied index the database holds (with the state up to it). */
   private flushedApplied: number;
   /** Flushes run one at a time, in order. */
@@ -114,11 +123,16 @@ export class LevelStateStore implements StateStore {
     const binaryKey = keyBinary(key);
     const waiting = this.pending.get(binaryKey) ?? this.flushing.get(binaryKey);
     if (waiting !== undefined) return waiting.record === null ? undefined : waiting.record.subarray(crcBytes);
+    const cached = this.cache.get(binaryKey);
+    if (cached !== undefined) return cached;
     // Synchronous on purpose: a point lookup is served from LevelDB's caches in microseconds, while
     // an asynchronous one costs a thread-pool round trip, and apply makes one per command in turn.
     const storeKey = this.storeKey(key);
-    const value = this.db.getSync(storeKey, bytesEncoding);
-    return value === undefined ? undefined : plainBytes(checked(storeKey, value, 'a state record'));
+    const stored = this.db.getSync(storeKey, bytesEncoding);
+    if (stored === undefined) return undefined;
+    const value = plainBytes(checked(storeKey, stored, 'a state record'));
+    this.remember(binaryKey, value);
+    return value;
   }
 
   async *iterate(range: KeyRange): AsyncGenerator<StateRecord> {
@@ -220,6 +234,29 @@ export class LevelStateStore implements StateStore {
     }
     this.flushing = new Map();
     this.flushedApplied = applied;
+    for (const [binaryKey, { record }] of writes) {
+      if (record === null) this.forget(binaryKey);
+      else this.remember(binaryKey, record.subarray(crcBytes));
+    }
+  }
+
+  /** Keeps a value the database holds in the read cache, dropping the oldest beyond its budget. */
+  private remember(binaryKey: string, value: Uint8Array): void {
+    this.forget(binaryKey);
+    this.cache.set(binaryKey, value);
+    this.cacheBytes += cachedBytes(binaryKey, value);
+    for (const [oldKey, oldValue] of this.cache) {
+      if (this.cacheBytes <= this.limits.readCacheBytesMax) break;
+      this.cache.delete(oldKey);
+      this.cacheBytes -= cachedBytes(oldKey, oldValue);
+    }
+  }
+
+  private forget(binaryKey: string): void {
+    const value = this.cache.get(binaryKey);
+    if (value === undefined) return;
+    this.cache.delete(binaryKey);
+    this.cacheBytes -= cachedBytes(binaryKey, value);
   }
 
   private throwIfUnusable(): void {
@@ -230,6 +267,11 @@ export class LevelStateStore implements StateStore {
   private storeKey(key: StateKey): Uint8Array {
     return concatBytes(this.dataPrefix, keyBytes(key));
   }
+}
+
+/** A cached record's share of the cache budget: key, value and the maps' own cost, estimated. */
+function cachedBytes(binaryKey: string, value: Uint8Array): number {
+  return binaryKey.length + value.byteLength + cacheRecordOverheadBytes;
 }
 
 /** The checksum covers the key too, so a record that lands under another key is caught as well. */
