@@ -223,7 +223,7 @@ describe('LevelStateStore read cache', () => {
     await expect(store.get('a')).rejects.toThrow(/fails its checksum/);
   });
 
-  it('forgets a deleted key and caches what a read found', async () => {
+  it('knows a deleted key is absent and caches what a read found, absence too', async () => {
     const limits = {
       flushIntervalMs: 60_000,
       flushOpsMin: 1_000,
@@ -243,5 +243,9 @@ describe('LevelStateStore read cache', () => {
     await store.writeBatch([del('b')], 3);
     await store.flush();
     expect(await store.get('b')).toBeUndefined();
+    // Known absent: a record that appears on disk under the store is not read.
+    expect(await store.get('z')).toBeUndefined();
+    await db.put('s/d/z', 'not a record', { keyEncoding: 'utf8', valueEncoding: 'utf8' });
+    expect(await store.get('z')).toBeUndefined();
   });
 });

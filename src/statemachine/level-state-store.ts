@@ -56,11 +56,12 @@ export class LevelStateStore implements StateStore {
   /** The writes of the flush in flight: older than `pending`, newer than the database. */
   private flushing = new Map<string, PendingWrite>();
   /**
-   * Values the database holds, by binary state key, for keys written or read lately (present
-   * keys only), within limits.readCacheBytesMax; oldest first. Each was checked when it was read
-   * (or written): damage to its disk copy shows when it is next read from disk, or at open.
+   * What the database holds, by binary state key, for keys written or read lately: the value, or
+   * null for a key known to be absent; within limits.readCacheBytesMax, oldest first. Each was
+   * checked when it was read (or written): damage to its disk copy shows when it is next read
+   * from disk, or at open.
    */
-  private readonly cache = new Map<string, Uint8Array>();
+  private readonly cache = new Map<string, Uint8Array | null>();
   private cacheBytes = 0;
   /** The applied index the database holds (with the state up to it). */
   private flushedApplied: number;
@@ -124,15 +125,14 @@ export class LevelStateStore implements StateStore {
     const waiting = this.pending.get(binaryKey) ?? this.flushing.get(binaryKey);
     if (waiting !== undefined) return waiting.record === null ? undefined : waiting.record.subarray(crcBytes);
     const cached = this.cache.get(binaryKey);
-    if (cached !== undefined) return cached;
+    if (cached !== undefined) return cached ?? undefined;
     // Synchronous on purpose: a point lookup is served from LevelDB's caches in microseconds, while
     // an asynchronous one costs a thread-pool round trip, and apply makes one per command in turn.
     const storeKey = this.storeKey(key);
     const stored = this.db.getSync(storeKey, bytesEncoding);
-    if (stored === undefined) return undefined;
-    const value = plainBytes(checked(storeKey, stored, 'a state record'));
+    const value = stored === undefined ? null : plainBytes(checked(storeKey, stored, 'a state record'));
     this.remember(binaryKey, value);
-    return value;
+    return value ?? undefined;
   }
 
   async *iterate(range: KeyRange): AsyncGenerator<StateRecord> {
@@ -235,13 +235,12 @@ export class LevelStateStore implements StateStore {
     this.flushing = new Map();
     this.flushedApplied = applied;
     for (const [binaryKey, { record }] of writes) {
-      if (record === null) this.forget(binaryKey);
-      else this.remember(binaryKey, record.subarray(crcBytes));
+      this.remember(binaryKey, record === null ? null : record.subarray(crcBytes));
     }
   }
 
-  /** Keeps a value the database holds in the read cache, dropping the oldest beyond its budget. */
-  private remember(binaryKey: string, value: Uint8Array): void {
+  /** Keeps what the database holds for a key in the read cache, dropping the oldest beyond its budget. */
+  private remember(binaryKey: string, value: Uint8Array | null): void {
     this.forget(binaryKey);
     this.cache.set(binaryKey, value);
     this.cacheBytes += cachedBytes(binaryKey, value);
@@ -253,8 +252,8 @@ export class LevelStateStore implements StateStore {
   }
 
   private forget(binaryKey: string): void {
-    const value = this.cache.get(binaryKey);
-    if (value === undefined) return;
+    if (!this.cache.has(binaryKey)) return;
+    const value = this.cache.get(binaryKey)!;
     this.cache.delete(binaryKey);
     this.cacheBytes -= cachedBytes(binaryKey, value);
   }
@@ -270,8 +269,8 @@ export class LevelStateStore implements StateStore {
 }
 
 /** A cached record's share of the cache budget: key, value and the maps' own cost, estimated. */
-function cachedBytes(binaryKey: string, value: Uint8Array): number {
-  return binaryKey.length + value.byteLength + cacheRecordOverheadBytes;
+function cachedBytes(binaryKey: string, value: Uint8Array | null): number {
+  return binaryKey.length + (value?.byteLength ?? 0) + cacheRecordOverheadBytes;
 }
 
 /** The checksum covers the key too, so a record that lands under another key is caught as well. */
