@@ -10,7 +10,7 @@ import type { StorageUpdate } from './durable-storage.js';
 import { MemoryDurableStorage } from './memory-durable-storage.js';
 import { MemoryNetwork } from './memory-transport.js';
 import { RaftNode } from './node.js';
-import { testTickMs } from './test-node.js';
+import { seededRandom, testTickMs } from './test-node.js';
 
 const ids = [1, 2, 3];
 
@@ -32,7 +32,6 @@ function startCluster(network: MemoryNetwork): TestMember[] {
     };
     const transport = network.transport(id);
     for (const peer of ids) if (peer !== id) transport.setPeer(peer, `memory:${peer}`);
-    let seed = id;
     const node = new RaftNode({
       id,
       raftConfig: defaultRaftConfig,
@@ -40,10 +39,7 @@ function startCluster(network: MemoryNetwork): TestMember[] {
       transport,
       applier: new StateMachine(new MemoryStateStore()),
       clock: systemClock,
-      random: () => {
-        seed = (seed * 16807) % 2147483647;
-        return seed / 2147483647;
-      },
+      random: seededRandom(id),
       tickMs: testTickMs,
     });
     node.start();

@@ -17,6 +17,15 @@ import { PeerAuth } from './peer-auth.js';
 /** A short tick so in-process tests elect within tens of milliseconds. */
 export const testTickMs = 5;
 
+/** A repeatable PRNG for a node's election timeouts (Park–Miller), seeded by the node id. */
+export function seededRandom(seed: number): () => number {
+  let state = seed;
+  return () => {
+    state = (state * 16807) % 2147483647;
+    return state / 2147483647;
+  };
+}
+
 export async function startTestNode(
   id: number,
   members: Member[],
@@ -30,7 +39,6 @@ export async function startTestNode(
   const transport = network.transport(id);
   for (const member of members)
     if (member.id !== id) transport.setPeer(member.id, `${member.host}:${member.peerPort}`);
-  let seed = id;
   const node = new RaftNode({
     id,
     raftConfig: defaultRaftConfig,
@@ -38,10 +46,7 @@ export async function startTestNode(
     transport,
     applier: stateMachine,
     clock: systemClock,
-    random: () => {
-      seed = (seed * 16807) % 2147483647;
-      return seed / 2147483647;
-    },
+    random: seededRandom(id),
     tickMs: testTickMs,
   });
   const metrics = new NodeMetrics();

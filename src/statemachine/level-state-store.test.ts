@@ -89,7 +89,7 @@ describe('LevelStateStore in a shared database', () => {
   });
 });
 
-describe('LevelStateStore batches applied steps into fewer writes', () => {
+describe('LevelStateStore on a database of its own: batched writes and the read cache', () => {
   let directory: string;
   let db: ClassicLevel;
   const bytes = { keyEncoding: 'utf8', valueEncoding: 'view' } as const;
@@ -180,22 +180,6 @@ describe('LevelStateStore batches applied steps into fewer writes', () => {
     await expect(store.get('a')).rejects.toMatchObject({ code: 'STORAGE_FAILED' });
     await expect(store.writeBatch([put('b', '1')], 2)).rejects.toMatchObject({ code: 'STORAGE_FAILED' });
     await db.open();
-  });
-});
-
-describe('LevelStateStore read cache', () => {
-  let directory: string;
-  let db: ClassicLevel;
-  const bytes = { keyEncoding: 'utf8', valueEncoding: 'view' } as const;
-
-  beforeEach(async () => {
-    directory = await mkdtemp(join(tmpdir(), 'raftkv-state-cache-'));
-    db = new ClassicLevel(directory);
-    await db.open();
-  });
-  afterEach(async () => {
-    await db.close();
-    await rm(directory, { recursive: true, force: true });
   });
 
   /** Flips one byte of a record on disk, under the store. */
