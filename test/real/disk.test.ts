@@ -157,10 +157,13 @@ describe('a damaged data directory', () => {
     }
     // Every flip and every cut table is caught: a build that checked nothing would start.
     expect(refusals).toBe(damages.length);
+    // The last log cut short is a torn tail and is served; an older log cut short (there are two
+    // when a stop cut a memtable flush short) is damage LevelDB reports, and is refused.
     for (const [name, damage] of walCuts) {
       const outcome = await startDamaged(name, damage);
-      console.log(name, outcome);
-      expect(outcome.kind === 'served' && outcome.wrong, `${name}: nothing wrong is served`).toBe(0);
+      console.log(name, outcome.kind === 'refused' ? `refused: ${outcome.stderr.trim()}` : outcome);
+      if (outcome.kind === 'refused') expect(outcome.stderr, name).toMatch(/restore this node from a peer/);
+      else expect(outcome.wrong, `${name}: nothing wrong is served`).toBe(0);
     }
   });
 });
