@@ -12,6 +12,7 @@ import type { Entry, EntryType, HardState, NodeId } from '../raft/messages.js';
 import { type ConfigState, emptyHardState, MemoryStorage, type SnapshotMeta } from '../raft/storage.js';
 import { crc32 } from './crc32.js';
 import { MirroredDurableStorage, StorageError, type StorageUpdate } from './durable-storage.js';
+import { type BytesLevel, bytesLevelOptions, type LevelWrite, writeLevelBatch } from './level-batch.js';
 import { liveTables, verifyLevelDbTables } from './leveldb-verify.js';
 
 /** The layout of the whole data directory, kept in its identity record. */
@@ -21,7 +22,8 @@ export const entryFormatVersion = 1;
 /** Every key the state machine writes starts with these bytes (UTF-8); no key of LevelStorage does. */
 export const stateMachinePrefix = 's/';
 
-export type LevelDb = ClassicLevel<Uint8Array, Uint8Array>;
+/** Opened with 'view' (bytes) as its default key and value encodings. */
+export type LevelDb = BytesLevel;
 
 export interface LevelStorageOptions {
   nodeId: NodeId;
@@ -69,7 +71,7 @@ export class LevelStorage extends MirroredDurableStorage {
     if (writes.length === 0) return;
     if (this.unsyncedHoldMs > 0) await new Promise((resolve) => setTimeout(resolve, this.unsyncedHoldMs));
     try {
-      await this.db.batch(writes, { sync: update.sync !== false });
+      await writeLevelBatch(this.db, writes, update.sync !== false);
     } catch (error) {
       throw new StorageError(
         'STORAGE_FAILED',
@@ -83,8 +85,8 @@ export class LevelStorage extends MirroredDurableStorage {
     return this.db.close();
   }
 
-  private logWritesFor(update: StorageUpdate): DbWrite[] {
-    const writes: DbWrite[] = update.entries.map((entry) => ({
+  private logWritesFor(update: StorageUpdate): LevelWrite[] {
+    const writes: LevelWrite[] = update.entries.map((entry) => ({
       type: 'put',
       key: logKey(entry.index),
       value: encodeEntry(entry),
@@ -101,8 +103,6 @@ export class LevelStorage extends MirroredDurableStorage {
     return writes;
   }
 }
-
-type DbWrite = { type: 'put'; key: Uint8Array; value: Uint8Array } | { type: 'del'; key: Uint8Array };
 
 // ---- opening -----------------------------------------------------------------------------
 
@@ -141,7 +141,7 @@ async function openDb(dataDir: string): Promise<LevelDb> {
 }
 
 async function openDbOnce(dataDir: string): Promise<LevelDb> {
-  const db: LevelDb = new ClassicLevel(join(dataDir, 'db'), { keyEncoding: 'view', valueEncoding: 'view' });
+  const db: LevelDb = new ClassicLevel(join(dataDir, 'db'), bytesLevelOptions);
   try {
     await db.open();
   } catch (error) {
@@ -227,12 +227,12 @@ async function createDataDir(db: LevelDb, dataDir: string, options: LevelStorage
     nodeId: options.nodeId,
   };
   const snapshotMeta: SnapshotMeta = { index: 0, term: 0, config: options.initialConfig };
-  const writes: DbWrite[] = [
+  const writes: LevelWrite[] = [
     { type: 'put', key: identityKey, value: recordPackr.pack(identity) },
     { type: 'put', key: hardStateKey, value: encodeHardState(emptyHardState) },
     { type: 'put', key: snapshotMetaKey, value: encodeSnapshotMeta(snapshotMeta) },
   ];
-  await db.batch(writes, { sync: true });
+  await writeLevelBatch(db, writes, true);
 }
 
 /** Reads everything the Storage reads serve, checking every entry, into a new mirror. */

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { StorageError } from '../node/durable-storage.js';
+import { bytesLevelOptions } from '../node/level-batch.js';
 import { LevelStateStore } from './level-state-store.js';
 import { collect, del, levelStoreHarness, put } from './state-store.contract.js';
 
@@ -20,21 +21,25 @@ describe('LevelStateStore in a shared database', () => {
 
   it('neither sees nor changes keys outside its prefix', async () => {
     const db = harness.database();
+    const text = { keyEncoding: 'utf8', valueEncoding: 'utf8' } as const;
     // Neighbours in byte order: 'r~' sorts just before 's/', 's0' just after 's/...'.
-    await db.batch([
-      { type: 'put', key: 'r~', value: 'log' },
-      { type: 'put', key: 's0', value: 'other' },
-      { type: 'put', key: 's', value: 'other' },
-    ]);
+    await db.batch(
+      [
+        { type: 'put', key: 'r~', value: 'log' },
+        { type: 'put', key: 's0', value: 'other' },
+        { type: 'put', key: 's', value: 'other' },
+      ],
+      text,
+    );
     await store.writeBatch([put('a', '1'), put('', 'empty key'), del('s0')], 1);
     expect(await collect(store)).toEqual([
       ['', 'empty key'],
       ['a', '1'],
     ]);
     expect(await collect(store, { reverse: true, limit: 1 })).toEqual([['a', '1']]);
-    expect(await db.get('r~')).toBe('log');
-    expect(await db.get('s0')).toBe('other');
-    expect(await db.get('s')).toBe('other');
+    expect(await db.get('r~', text)).toBe('log');
+    expect(await db.get('s0', text)).toBe('other');
+    expect(await db.get('s', text)).toBe('other');
   });
 
   it('keeps its applied index apart from state keys', async () => {
@@ -102,7 +107,7 @@ describe('LevelStateStore on a database of its own: batched writes and the read 
 
   beforeEach(async () => {
     directory = await mkdtemp(join(tmpdir(), 'raftkv-state-flush-'));
-    db = new ClassicLevel(directory);
+    db = new ClassicLevel(directory, bytesLevelOptions);
     await db.open();
   });
   afterEach(async () => {
@@ -132,7 +137,7 @@ describe('LevelStateStore on a database of its own: batched writes and the read 
     await store.writeBatch([put('a', '2'), put('b', '2')], 6);
     // A crash: the database goes away with the step still in process memory.
     await db.close();
-    db = new ClassicLevel(directory);
+    db = new ClassicLevel(directory, bytesLevelOptions);
     await db.open();
     const restarted = await LevelStateStore.open(db, 's/', slow);
     expect(restarted.appliedIndex()).toBe(5);

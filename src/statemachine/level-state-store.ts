@@ -12,6 +12,7 @@ import { assert } from '../assert.js';
 import { defaultStateFlushLimits, type StateFlushLimits } from '../config.js';
 import { crc32Parts } from '../node/crc32.js';
 import { StorageError } from '../node/durable-storage.js';
+import { assertBytesLevel, type BytesLevel, type LevelWrite, writeLevelBatch } from '../node/level-batch.js';
 import {
   concatBytes,
   type KeyRange,
@@ -37,12 +38,6 @@ const cacheRecordOverheadBytes = 128;
 const appliedRecordName = 'the applied-index record';
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
-
-/** Keys and values as bytes, whatever encodings the database was opened with. */
-const bytesEncoding = { keyEncoding: 'view', valueEncoding: 'view' } as const;
-
-/** The database as this store uses it: every call passes bytesEncoding, so its defaults do not matter. */
-type BytesDatabase = ClassicLevel<Uint8Array, Uint8Array>;
 
 /** A write waiting for its flush: the record as stored (checksum + value), or null for a delete. */
 interface PendingWrite {
@@ -73,7 +68,7 @@ export class LevelStateStore implements StateStore {
   private closed = false;
 
   private constructor(
-    private readonly db: BytesDatabase,
+    private readonly db: BytesLevel,
     private readonly dataPrefix: Uint8Array,
     private readonly appliedKey: Uint8Array,
     private applied: number,
@@ -93,9 +88,9 @@ export class LevelStateStore implements StateStore {
     limits: StateFlushLimits = defaultStateFlushLimits,
   ): Promise<LevelStateStore> {
     assert(prefix.length > 0, 'the state store needs a key prefix');
-    const bytesDb = db as unknown as BytesDatabase;
+    const bytesDb = assertBytesLevel(db);
     const appliedKey = keyBytes(`${prefix}m/applied`);
-    const stored = await bytesDb.get(appliedKey, bytesEncoding);
+    const stored = await bytesDb.get(appliedKey);
     const applied =
       stored === undefined ? 0 : decodeAppliedIndex(checked(appliedKey, stored, appliedRecordName));
     const store = new LevelStateStore(bytesDb, keyBytes(`${prefix}d/`), appliedKey, applied, limits);
@@ -129,7 +124,8 @@ export class LevelStateStore implements StateStore {
     // Synchronous on purpose: a point lookup is served from LevelDB's caches in microseconds, while
     // an asynchronous one costs a thread-pool round trip, and apply makes one per command in turn.
     const storeKey = this.storeKey(key);
-    const stored = this.db.getSync(storeKey, bytesEncoding);
+    // No options: abstract-level's fast path for the database's own (bytes) encodings.
+    const stored = this.db.getSync(storeKey);
     const value = stored === undefined ? null : plainBytes(checked(storeKey, stored, 'a state record'));
     this.remember(binaryKey, value);
     return value ?? undefined;
@@ -141,7 +137,6 @@ export class LevelStateStore implements StateStore {
     await this.flush();
     const { gte, lt } = rangeWithin(this.dataPrefix, range);
     const iterator = this.db.iterator({
-      ...bytesEncoding,
       gte,
       ...(lt !== undefined && { lt }),
       limit: range.limit ?? -1,
@@ -206,7 +201,7 @@ export class LevelStateStore implements StateStore {
     const applied = this.applied;
     this.pending = new Map();
     this.flushing = writes;
-    const batch: StateOp[] = [];
+    const batch: LevelWrite[] = [];
     for (const { storeKey, record } of writes.values()) {
       batch.push(
         record === null ? { type: 'del', key: storeKey } : { type: 'put', key: storeKey, value: record },
@@ -223,7 +218,7 @@ export class LevelStateStore implements StateStore {
       // batch, it loses the applied index with the state, so the node re-applies exactly those
       // entries from its log. (Log compaction must therefore only drop entries up to
       // durableAppliedIndex() once a synced write has followed it.)
-      await this.db.batch(batch, { ...bytesEncoding, sync: false });
+      await writeLevelBatch(this.db, batch, false);
     } catch (error) {
       this.failure = new StorageError(
         'STORAGE_FAILED',

@@ -7,6 +7,7 @@ import { ClassicLevel } from 'classic-level';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { InvariantError } from '../assert.js';
+import { bytesLevelOptions } from '../node/level-batch.js';
 import { bytesToBinary, compareBytes, type KeyRange, keyBytes, type StateKey } from './keys.js';
 import { LevelStateStore } from './level-state-store.js';
 import { MemoryStateStore, type StateOp, type StateReader, type StateStore } from './state-store.js';
@@ -29,7 +30,7 @@ export function levelStoreHarness(prefix = 's/'): StateStoreHarness & { database
   let db: ClassicLevel | undefined;
   let store: LevelStateStore | undefined;
   const openAt = async (location: string) => {
-    db = new ClassicLevel(location);
+    db = new ClassicLevel(location, bytesLevelOptions);
     await db.open();
     store = await LevelStateStore.open(db, prefix);
     return store;
