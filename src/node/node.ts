@@ -398,7 +398,9 @@ export class RaftNode {
         if (after) await after;
         if (this.stopped) return;
         const results = await this.options.applier.applyEntries(entries);
-        for (const [offset, entry] of entries.entries()) this.onApplied(entry, results[offset] ?? null);
+        for (let offset = 0; offset < entries.length; offset++) {
+          this.onApplied(entries[offset]!, results[offset] ?? null);
+        }
         this.appliedIndex = entries.at(-1)!.index;
         this.pendingWrites.markApplied(this.appliedIndex);
         this.releaseApplyWaiters();

@@ -134,13 +134,14 @@ async function applyPut(command: KvPutCommand, { index, state }: ApplyContext): 
   const current = await readRecord(state, command.key);
   checkRevision(command, current);
   assert(current === undefined || current.modRevision < index, 'revisions increase along the log');
-  const record: KvRecord = {
+  const stored: KvRecord & { v: number } = {
+    v: kvRecordFormatVersion,
     value: command.value,
     createRevision: current?.createRevision ?? index,
     modRevision: index,
     version: (current?.version ?? 0) + 1,
   };
-  state.put(command.key, packr.pack({ v: kvRecordFormatVersion, ...record }));
+  state.put(command.key, packr.pack(stored));
   return { revision: index };
 }
 

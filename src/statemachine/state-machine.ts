@@ -101,6 +101,8 @@ export class StateMachine {
   private async applyStep(entries: readonly Entry[]): Promise<ApplyResult[]> {
     const appliedBefore = this.store.appliedIndex();
     const stepWrites = new WriteOverlay(this.store);
+    /** Each service's view of this step's writes, made when its first command applies. */
+    const views = new Map<Service, NamespacedView>();
     const results: ApplyResult[] = [];
     let previousIndex: number | undefined;
     for (const entry of entries) {
@@ -109,7 +111,7 @@ export class StateMachine {
         () => `entries must follow the applied index ${appliedBefore} without gaps, got index ${entry.index}`,
       );
       previousIndex = entry.index;
-      results.push(entry.index <= appliedBefore ? null : await this.applyEntry(entry, stepWrites));
+      results.push(entry.index <= appliedBefore ? null : await this.applyEntry(entry, stepWrites, views));
     }
     if (previousIndex !== undefined && previousIndex > appliedBefore) {
       await this.store.writeBatch(stepWrites.ops(), previousIndex);
@@ -117,21 +119,30 @@ export class StateMachine {
     return results;
   }
 
-  private async applyEntry(entry: Entry, stepWrites: WriteOverlay): Promise<ApplyResult> {
+  private async applyEntry(
+    entry: Entry,
+    stepWrites: WriteOverlay,
+    views: Map<Service, NamespacedView>,
+  ): Promise<ApplyResult> {
     if (entry.type !== 'normal') return null;
-    const commandWrites = new WriteOverlay(stepWrites);
+    stepWrites.begin();
     try {
       const command = this.decoded.get(entry.data) ?? decodeCommand(entry.data);
       this.decoded.delete(entry.data);
       const service = this.serviceFor(command);
       service.validate(command);
-      const state = new NamespacedView(commandWrites, service.namespace);
+      let state = views.get(service);
+      if (state === undefined) {
+        state = new NamespacedView(stepWrites, service.namespace);
+        views.set(service, state);
+      }
       const value = await service.apply(command, { index: entry.index, stampMs: entry.stampMs, state });
-      commandWrites.mergeInto(stepWrites);
+      stepWrites.commit();
       return { ok: true, value };
     } catch (error) {
-      // A rejected command: deterministic, recorded as its result. Anything else is a bug or a
-      // disk fault, and stops the node.
+      // A rejected command leaves nothing behind. Its rejection is deterministic and recorded as
+      // its result; anything else is a bug or a disk fault, and stops the node.
+      stepWrites.rollback();
       if (!(error instanceof RaftkvError)) throw error;
       return { ok: false, error: { code: error.code, message: error.message, details: error.details } };
     }

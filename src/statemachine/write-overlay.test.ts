@@ -50,19 +50,28 @@ for (const { name, harness: makeHarness } of storeHarnesses) {
       expect(await collect(store)).toEqual(await collect(overlay));
     });
 
-    it('merges a nested overlay only when asked', async () => {
+    it('keeps a committed command and undoes a rolled-back one, order of first writes included', async () => {
       const step = new WriteOverlay(store);
-      const discarded = new WriteOverlay(step);
-      discarded.put('a', Buffer.from('never'));
-      const kept = new WriteOverlay(step);
-      kept.delete('a');
-      kept.put('e', Buffer.from('kept e'));
-      kept.mergeInto(step);
+      step.put('z', Buffer.from('before'));
+      step.begin();
+      step.put('a', Buffer.from('never'));
+      step.put('z', Buffer.from('never'));
+      step.delete('b');
+      step.put('a', Buffer.from('never again'));
+      step.rollback();
+      step.begin();
+      step.delete('a');
+      step.put('e', Buffer.from('kept e'));
+      step.commit();
+      step.put('f', Buffer.from('after'));
       expect(await collect(step)).toEqual([
         ['b', 'base b'],
         ['c', 'base c'],
         ['e', 'kept e'],
+        ['f', 'after'],
+        ['z', 'before'],
       ]);
+      expect(step.ops().map((op) => Buffer.from(op.key).toString())).toEqual(['z', 'a', 'e', 'f']);
     });
 
     it('iterates like the store would after the write', async () => {

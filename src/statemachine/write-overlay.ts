@@ -1,8 +1,8 @@
 // Writes staged in memory over a reader. The state machine stages one apply step's writes in an
 // overlay over the store, so a batch of hundreds of entries reads its own writes and reaches the
-// store in one writeBatch (design.md §8). Overlays nest: each command's writes are staged over the
-// step's overlay and merged into it only when the command succeeds, so a rejected command leaves
-// nothing behind, however far it got.
+// store in one writeBatch (design.md §8). Each command runs between begin() and commit(): a
+// rejected one is rolled back, so it leaves nothing behind, however far it got. (An undo log
+// rather than an overlay per command: apply makes no allocation per command for it.)
 import { bytesToBinary, type KeyRange, keyBinary, keyBytes, type StateKey } from './keys.js';
 import {
   assertValidLimit,
@@ -18,11 +18,42 @@ interface MergedKey {
   record: StateRecord | undefined;
 }
 
+/** A write of the running command and what its key held in the overlay before it. */
+interface UndoRecord {
+  binaryKey: string;
+  previous: StateOp | undefined;
+}
+
 export class WriteOverlay implements StateView {
   /** The last staged write of each key, by binary key. Map order (first write of each key) is the same on every node. */
   private readonly staged = new Map<string, StateOp>();
+  /** Between begin() and commit() or rollback(): the writes since begin(), oldest first. */
+  private undoLog: UndoRecord[] = [];
+  private recording = false;
 
   constructor(private readonly base: StateReader) {}
+
+  /** Starts a command: its writes can be undone, until commit(), by rollback(). */
+  begin(): void {
+    this.undoLog.length = 0;
+    this.recording = true;
+  }
+
+  /** Keeps the writes since begin(). */
+  commit(): void {
+    this.undoLog.length = 0;
+    this.recording = false;
+  }
+
+  /** Undoes every write since begin(): the overlay is as it was then, Map order included. */
+  rollback(): void {
+    for (let position = this.undoLog.length - 1; position >= 0; position--) {
+      const { binaryKey, previous } = this.undoLog[position]!;
+      if (previous === undefined) this.staged.delete(binaryKey);
+      else this.staged.set(binaryKey, previous);
+    }
+    this.commit();
+  }
 
   async get(key: StateKey): Promise<Uint8Array | undefined> {
     const op = this.staged.get(keyBinary(key));
@@ -32,22 +63,22 @@ export class WriteOverlay implements StateView {
 
   put(key: StateKey, value: Uint8Array): void {
     const bytes = keyBytes(key);
-    this.staged.set(bytesToBinary(bytes), { type: 'put', key: bytes, value });
+    this.stage(bytesToBinary(bytes), { type: 'put', key: bytes, value });
   }
 
   delete(key: StateKey): void {
     const bytes = keyBytes(key);
-    this.staged.set(bytesToBinary(bytes), { type: 'del', key: bytes });
+    this.stage(bytesToBinary(bytes), { type: 'del', key: bytes });
+  }
+
+  private stage(binaryKey: string, op: StateOp): void {
+    if (this.recording) this.undoLog.push({ binaryKey, previous: this.staged.get(binaryKey) });
+    this.staged.set(binaryKey, op);
   }
 
   /** The staged writes, as operations for StateStore.writeBatch. */
   ops(): StateOp[] {
     return [...this.staged.values()];
-  }
-
-  /** Stages these writes in the overlay this one was staged over. */
-  mergeInto(target: WriteOverlay): void {
-    for (const [binaryKey, op] of this.staged) target.staged.set(binaryKey, op);
   }
 
   async *iterate(range: KeyRange): AsyncGenerator<StateRecord> {
