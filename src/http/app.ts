@@ -57,6 +57,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     bodyLimit: bodyBytesMax,
     // One log line per request would flood the log under load (fastify 5.12's way to say so).
     logController: new LogController({ disableRequestLogging: true }),
+    // request.log is the node's logger itself: a pino child per request costs more than the rare
+    // line it would carry (the lines that matter name their request's method and URL).
+    childLoggerFactory: (logger: unknown) => logger,
     return503OnClosing: true,
     requestTimeout: clientRequestTimeoutMs,
     keepAliveTimeout: clientKeepAliveTimeoutMs,

@@ -29,7 +29,9 @@ export function toRaftkvError(error: FastifyError | Error): RaftkvError {
 /** Answers an error as `{"error": {...}}` with its code's status; anything unexpected is logged. */
 export function sendError(error: FastifyError | Error, request: FastifyRequest, reply: FastifyReply) {
   const mapped = toRaftkvError(error);
-  if (mapped.code === 'INTERNAL') request.log.error({ err: error }, 'unexpected error');
+  if (mapped.code === 'INTERNAL') {
+    request.log.error({ err: error, method: request.method, url: request.url }, 'unexpected error');
+  }
   if (mapped.status === 503 || mapped.status === 429) reply.header('retry-after', '1');
   return reply.status(mapped.status).send(mapped.toJSON());
 }

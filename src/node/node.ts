@@ -477,6 +477,11 @@ export class RaftNode {
 
   // ---- status and shutdown -----------------------------------------------------------------------
 
+  /** This node's role and the leader it knows (0 when none); cheaper than status() on every write. */
+  leadership(): { role: Role; leaderId: NodeId } {
+    return this.raft.leadership();
+  }
+
   status(): RaftStatus & { appliedIndex: number; logTimeMs: number } {
     return {
       ...this.raft.status(),

@@ -931,6 +931,11 @@ export class Raft {
 
   // ---- introspection ------------------------------------------------------------------------------
 
+  /** The role and the known leader (0 when none): what a write asks before proposing, without status()'s copy. */
+  leadership(): { role: Role; leaderId: NodeId } {
+    return { role: this.role, leaderId: this.leaderId };
+  }
+
   status(): RaftStatus {
     return {
       id: this.id,

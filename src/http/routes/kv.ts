@@ -55,7 +55,7 @@ export function registerKvRoutes(app: FastifyInstance, deps: AppDeps, forwarder:
   /** Runs a validated command through the log on the leader, or forwards it there. */
   async function write(request: FastifyRequest, reply: FastifyReply, command: KvCommand): Promise<unknown> {
     validateKvCommand(command);
-    const { role, leaderId } = node.status();
+    const { role, leaderId } = node.leadership();
     if (role !== 'leader') {
       const leader = deps.members.find((member) => member.id === leaderId);
       const hint = {
