@@ -130,8 +130,8 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return prototype === Object.prototype || prototype === null;
 }
 
-async function applyPut(command: KvPutCommand, { index, state }: ApplyContext): Promise<KvPutResult> {
-  const current = await readRecord(state, command.key);
+function applyPut(command: KvPutCommand, { index, state }: ApplyContext): KvPutResult {
+  const current = readRecord(state, command.key);
   checkRevision(command, current);
   assert(current === undefined || current.modRevision < index, 'revisions increase along the log');
   const stored: KvRecord & { v: number } = {
@@ -145,11 +145,8 @@ async function applyPut(command: KvPutCommand, { index, state }: ApplyContext): 
   return { revision: index };
 }
 
-async function applyDelete(
-  command: KvDeleteCommand,
-  { index, state }: ApplyContext,
-): Promise<KvDeleteResult> {
-  const current = await readRecord(state, command.key);
+function applyDelete(command: KvDeleteCommand, { index, state }: ApplyContext): KvDeleteResult {
+  const current = readRecord(state, command.key);
   checkRevision(command, current);
   if (current !== undefined) state.delete(command.key);
   return { revision: index, deleted: current !== undefined };
@@ -163,8 +160,8 @@ function checkRevision(command: KvCommand, current: KvRecord | undefined): void 
     throw new RaftkvError('REVISION_MISMATCH', undefined, { modRevision });
 }
 
-async function readRecord(state: StateReader, key: string): Promise<KvRecord | undefined> {
-  const bytes = await state.get(key);
+function readRecord(state: StateReader, key: string): KvRecord | undefined {
+  const bytes = state.get(key);
   return bytes === undefined ? undefined : decodeRecord(bytes);
 }
 
@@ -175,9 +172,9 @@ function decodeRecord(bytes: Uint8Array): KvRecord {
 }
 
 /** Reads one key of `state` (the KV namespace); throws INVALID_KEY for a key no put could write. */
-export async function kvGet(state: StateReader, key: string): Promise<KvItem | undefined> {
+export function kvGet(state: StateReader, key: string): KvItem | undefined {
   validateKvKey(key);
-  const record = await readRecord(state, key);
+  const record = readRecord(state, key);
   return record === undefined ? undefined : { key, ...record };
 }
 

@@ -114,7 +114,7 @@ export class LevelStateStore implements StateStore {
     return this.flushedApplied;
   }
 
-  async get(key: StateKey): Promise<Uint8Array | undefined> {
+  get(key: StateKey): Uint8Array | undefined {
     this.throwIfUnusable();
     const binaryKey = keyBinary(key);
     const waiting = this.pending.get(binaryKey) ?? this.flushing.get(binaryKey);

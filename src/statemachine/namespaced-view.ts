@@ -13,7 +13,7 @@ export class NamespacedReader implements StateReader {
     this.prefix = keyBytes(namespace);
   }
 
-  get(key: StateKey): Promise<Uint8Array | undefined> {
+  get(key: StateKey): Uint8Array | undefined {
     return this.inner.get(this.qualify(key));
   }
 

@@ -32,9 +32,10 @@ export interface Service<C extends Command = Command> {
    * Applies a valid command and returns its result (plain data: it may be stored and replayed).
    * Throwing a RaftkvError rejects the command and discards its writes; any other error is a bug
    * and stops the node. Must be deterministic: same state, command and context, same writes and
-   * result on every node.
+   * result on every node. A service that reads only with get() answers at once; one that
+   * iterates returns a promise (the state machine waits for it before the next command).
    */
-  apply(command: C, context: ApplyContext): Promise<unknown>;
+  apply(command: C, context: ApplyContext): unknown;
   /** The keys (in the service's namespace) a command may write: quorum reads track them (§5). */
   keysTouched(command: C): string[];
 }

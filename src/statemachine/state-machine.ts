@@ -111,7 +111,12 @@ export class StateMachine {
         () => `entries must follow the applied index ${appliedBefore} without gaps, got index ${entry.index}`,
       );
       previousIndex = entry.index;
-      results.push(entry.index <= appliedBefore ? null : await this.applyEntry(entry, stepWrites, views));
+      if (entry.index <= appliedBefore) {
+        results.push(null);
+        continue;
+      }
+      const result = this.applyEntry(entry, stepWrites, views);
+      results.push(result instanceof Promise ? await result : result);
     }
     if (previousIndex !== undefined && previousIndex > appliedBefore) {
       await this.store.writeBatch(stepWrites.ops(), previousIndex);
@@ -119,11 +124,12 @@ export class StateMachine {
     return results;
   }
 
-  private async applyEntry(
+  /** A command's result; a promise only when its service's apply returned one. */
+  private applyEntry(
     entry: Entry,
     stepWrites: WriteOverlay,
     views: Map<Service, NamespacedView>,
-  ): Promise<ApplyResult> {
+  ): ApplyResult | Promise<ApplyResult> {
     if (entry.type !== 'normal') return null;
     stepWrites.begin();
     try {
@@ -136,15 +142,16 @@ export class StateMachine {
         state = new NamespacedView(stepWrites, service.namespace);
         views.set(service, state);
       }
-      const value = await service.apply(command, { index: entry.index, stampMs: entry.stampMs, state });
-      stepWrites.commit();
-      return { ok: true, value };
+      const value = service.apply(command, { index: entry.index, stampMs: entry.stampMs, state });
+      if (value instanceof Promise) {
+        return value.then(
+          (resolved) => committed(stepWrites, resolved),
+          (error) => rejected(stepWrites, error),
+        );
+      }
+      return committed(stepWrites, value);
     } catch (error) {
-      // A rejected command leaves nothing behind. Its rejection is deterministic and recorded as
-      // its result; anything else is a bug or a disk fault, and stops the node.
-      stepWrites.rollback();
-      if (!(error instanceof RaftkvError)) throw error;
-      return { ok: false, error: { code: error.code, message: error.message, details: error.details } };
+      return rejected(stepWrites, error);
     }
   }
 
@@ -153,4 +160,19 @@ export class StateMachine {
     if (service === undefined) throw new RaftkvError('BAD_REQUEST', `no service applies ${command.kind}`);
     return service;
   }
+}
+
+function committed(stepWrites: WriteOverlay, value: unknown): ApplyResult {
+  stepWrites.commit();
+  return { ok: true, value };
+}
+
+/**
+ * A rejected command leaves nothing behind. Its rejection is deterministic and recorded as its
+ * result; anything but a RaftkvError is a bug or a disk fault, and stops the node.
+ */
+function rejected(stepWrites: WriteOverlay, error: unknown): ApplyResult {
+  stepWrites.rollback();
+  if (!(error instanceof RaftkvError)) throw error;
+  return { ok: false, error: { code: error.code, message: error.message, details: error.details } };
 }

@@ -13,8 +13,12 @@ export type StateOp = { type: 'put'; key: Uint8Array; value: Uint8Array } | { ty
 
 /** Reads: what reads outside apply and every view inside apply have in common. */
 export interface StateReader {
-  /** The value at `key`; callers must not modify it. */
-  get(key: StateKey): Promise<Uint8Array | undefined>;
+  /**
+   * The value at `key`; callers must not modify it. Synchronous: apply reads state for nearly
+   * every command, and a promise per read cost more than the read (a store serves it from memory
+   * or from LevelDB's caches).
+   */
+  get(key: StateKey): Uint8Array | undefined;
   /** The records in `range`, as the state was at the iteration's first step (a snapshot). */
   iterate(range: KeyRange): AsyncIterable<StateRecord>;
 }
@@ -66,7 +70,7 @@ export class MemoryStateStore implements StateStore {
   /** Nothing waits: every batch is in the map once writeBatch resolves. */
   async close(): Promise<void> {}
 
-  async get(key: StateKey): Promise<Uint8Array | undefined> {
+  get(key: StateKey): Uint8Array | undefined {
     return this.values.get(keyBinary(key));
   }
 

@@ -55,7 +55,7 @@ export class WriteOverlay implements StateView {
     this.commit();
   }
 
-  async get(key: StateKey): Promise<Uint8Array | undefined> {
+  get(key: StateKey): Uint8Array | undefined {
     const op = this.staged.get(keyBinary(key));
     if (op === undefined) return this.base.get(key);
     return op.type === 'put' ? op.value : undefined;
