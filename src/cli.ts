@@ -2,14 +2,15 @@
 // raftkv's command line: argument parsing only; each command lives in its own module.
 import { resolve } from 'node:path';
 import { runCluster } from '../cluster/launcher.js';
-import { integerFlag, parseFlags, stringFlag, UsageError } from './cli-args.js';
-import { defaultQuorumReadConfig } from './config.js';
+import { integerFlag, type ParsedFlags, parseFlags, stringFlag, UsageError } from './cli-args.js';
+import { defaultQuorumReadConfig, defaultStorageWriteBufferMib, storageWriteBufferMibMax } from './config.js';
 import { MembersParseError, parseMembers } from './node/members.js';
 import { loadNodeSecurity } from './node/security.js';
 import { startServer } from './node/server.js';
 
 const usage = `usage:
   raftkv node --id N --members 1=host:clientPort:peerPort,... --data-dir DIR [--cluster-token T] [--log-level L]
+              [--storage-write-buffer-mib 32]
               [--listen-host H] [--dashboard-url URL] [--cluster-secret-file F] [--admin-token-file F]
               [--tls-cert F --tls-key F [--tls-ca F]]
               [--enable-fault-injection] [--test-ack-before-fsync] [--test-stale-deposed-reads] [--test-lazy-storage]
@@ -19,6 +20,14 @@ const usage = `usage:
   raftkv bench [--compare etcd | --no-etcd] [--scenario put|get|all] [--duration S] [--quick] [--out DIR]
   raftkv jepsen [--workload register|set] [--nemesis kill,pause,partition,slow,clock|all|none] [--time S]
               [--rate OPS_PER_S] [--concurrency N] [--consistency L] [--node-flags "FLAGS"] [--seed N]`;
+
+function storageWriteBufferMibFlag(flags: ParsedFlags): number {
+  const mib = integerFlag(flags, 'storage-write-buffer-mib', defaultStorageWriteBufferMib, 1);
+  if (mib > storageWriteBufferMibMax) {
+    throw new UsageError(`--storage-write-buffer-mib must be at most ${storageWriteBufferMibMax}`);
+  }
+  return mib;
+}
 
 async function nodeCommand(argv: string[]): Promise<number> {
   const flags = parseFlags(argv, {
@@ -32,6 +41,7 @@ async function nodeCommand(argv: string[]): Promise<number> {
       'listen-host',
       'read-quorum',
       'quorum-hedge-ms',
+      'storage-write-buffer-mib',
       'cluster-secret-file',
       'admin-token-file',
       'tls-cert',
@@ -65,6 +75,7 @@ async function nodeCommand(argv: string[]): Promise<number> {
     dashboardUrl: flags.has('dashboard-url') ? stringFlag(flags, 'dashboard-url') : undefined,
     listenHost: flags.has('listen-host') ? stringFlag(flags, 'listen-host') : undefined,
     enableFaultInjection: flags.has('enable-fault-injection'),
+    storageWriteBufferMib: storageWriteBufferMibFlag(flags),
     quorumReads: {
       readQuorum: flags.has('read-quorum') ? integerFlag(flags, 'read-quorum', 0, 1) : undefined,
       allowWeakQuorum: flags.has('unsafe-allow-weak-quorum'),

@@ -145,8 +145,9 @@ describe('LevelStorage data-dir lock', () => {
 describe('LevelStorage start-up checks', () => {
   it('ignores a partial table that a compaction cut short left behind, and checks the live ones', async () => {
     const dataDir = await newDataDir();
-    const storage = await open(dataDir);
-    // Enough data for LevelDB to write tables of its own.
+    // A 1 MiB write buffer: enough data below for LevelDB to write tables of its own.
+    const small = { ...options, writeBufferMib: 1 };
+    const storage = await open(dataDir, small);
     const value = new Uint8Array(4096).map((_, i) => (i * 7919) % 251);
     for (let batch = 0; batch < 8; batch++) {
       await storage.db.batch(
@@ -163,7 +164,7 @@ describe('LevelStorage start-up checks', () => {
     expect(tables.length).toBeGreaterThan(0);
     // What a SIGKILL during a compaction leaves: a table with no footer, in no version.
     await writeFile(join(dbDir, '999999.ldb'), value.subarray(0, 1000));
-    const reopened = await open(dataDir);
+    const reopened = await open(dataDir, small);
     const live = [...liveTables(reopened.db.getProperty('leveldb.sstables')).keys()];
     await reopened.close();
     expect(live.length).toBeGreaterThan(0);
@@ -171,7 +172,7 @@ describe('LevelStorage start-up checks', () => {
     const livePath = join(dbDir, `${String(live.at(-1)).padStart(6, '0')}.ldb`);
     const bytes = await readFile(livePath);
     await writeFile(livePath, bytes.subarray(0, bytes.length - 10));
-    await expect(open(dataDir)).rejects.toThrow(
+    await expect(open(dataDir, small)).rejects.toThrow(
       /LevelDB table .* is damaged .*restore this node from a peer/,
     );
   });

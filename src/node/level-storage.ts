@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import { Packr } from 'msgpackr';
 import { assert } from '../assert.js';
+import { defaultStorageWriteBufferMib, storageWriteBufferMibMax } from '../config.js';
 import type { Entry, EntryType, HardState, NodeId } from '../raft/messages.js';
 import { type ConfigState, emptyHardState, MemoryStorage, type SnapshotMeta } from '../raft/storage.js';
 import { crc32 } from './crc32.js';
@@ -31,6 +32,8 @@ export interface LevelStorageOptions {
   clusterId: string;
   /** The configuration written into a new data directory; an existing one keeps its own. */
   initialConfig: ConfigState;
+  /** LevelDB's write buffer in MiB; defaultStorageWriteBufferMib when absent. */
+  writeBufferMib?: number;
 }
 
 export class LevelStorage extends MirroredDurableStorage {
@@ -55,7 +58,12 @@ export class LevelStorage extends MirroredDurableStorage {
 
   /** Opens (or creates) the data directory, refusing one that is not this node's or fails a check. */
   static async open(dataDir: string, options: LevelStorageOptions): Promise<LevelStorage> {
-    const db = await openDb(dataDir);
+    const writeBufferMib = options.writeBufferMib ?? defaultStorageWriteBufferMib;
+    assert(
+      Number.isInteger(writeBufferMib) && writeBufferMib >= 1 && writeBufferMib <= storageWriteBufferMibMax,
+      () => `the write buffer must be 1 to ${storageWriteBufferMibMax} MiB, not ${writeBufferMib}`,
+    );
+    const db = await openDb(dataDir, writeBufferMib);
     try {
       const isNew = await checkIdentity(db, dataDir, options);
       const mirror = await loadMirror(db, dataDir);
@@ -113,9 +121,9 @@ export class LevelStorage extends MirroredDurableStorage {
  * cannot ask). Partial tables that a compaction cut short by a crash left behind are not in
  * the version: LevelDB never reads them and deletes them.
  */
-async function openDb(dataDir: string): Promise<LevelDb> {
+async function openDb(dataDir: string, writeBufferMib: number): Promise<LevelDb> {
   await mkdir(dataDir, { recursive: true });
-  const db = await openDbOnce(dataDir);
+  const db = await openDbOnce(dataDir, writeBufferMib);
   try {
     const dropped = await droppedOnRecovery(join(dataDir, 'db'));
     if (dropped !== null) {
@@ -140,8 +148,11 @@ async function openDb(dataDir: string): Promise<LevelDb> {
   return db;
 }
 
-async function openDbOnce(dataDir: string): Promise<LevelDb> {
-  const db: LevelDb = new ClassicLevel(join(dataDir, 'db'), bytesLevelOptions);
+async function openDbOnce(dataDir: string, writeBufferMib: number): Promise<LevelDb> {
+  const db: LevelDb = new ClassicLevel(join(dataDir, 'db'), {
+    ...bytesLevelOptions,
+    writeBufferSize: writeBufferMib * 1024 * 1024,
+  });
   try {
     await db.open();
   } catch (error) {

@@ -42,6 +42,8 @@ export interface ServerOptions {
   security?: NodeSecurity;
   /** POST /admin/faults may skew this node's clock and slow its disk (tests only). */
   enableFaultInjection?: boolean;
+  /** --storage-write-buffer-mib: LevelDB's write buffer (defaultStorageWriteBufferMib when absent). */
+  storageWriteBufferMib?: number;
   /** Quorum reads: --read-quorum, --unsafe-allow-weak-quorum, --quorum-hedge-ms. */
   quorumReads?: Partial<Omit<QuorumReadConfig, 'testSkipPendingWait'>>;
   /** Test-only planted bugs and test storage (docs/testing.md). */
@@ -110,6 +112,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     nodeId: options.id,
     clusterId,
     initialConfig: { voters, learners: [] },
+    writeBufferMib: options.storageWriteBufferMib,
   });
   if (testFlags.lazyStorage) storage.unsyncedHoldMs = lazyStorageHoldMs;
   const clock = options.enableFaultInjection ? new SkewedClock(systemClock) : systemClock;

@@ -2,7 +2,7 @@
 // write-ahead log, or a table cut short, is reported at start with advice (restore from a
 // peer). A write-ahead log cut short is a torn tail, as after a crash: the node starts with a
 // prefix of its writes. It never serves a wrong value.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { cp, open, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ClassicLevel } from 'classic-level';
@@ -12,7 +12,12 @@ import { liveTables } from '../../src/node/leveldb-verify.js';
 import { formatMembers } from '../../src/node/members.js';
 
 const cliPath = new URL('../../dist/src/cli.js', import.meta.url).pathname;
-/** Enough data for LevelDB to have written several tables (its write buffer is 4 MiB). */
+/**
+ * The node's LevelDB write buffer here: small, so that the data below fills several tables (the
+ * default, 32 MiB, would hold it all in the write-ahead log).
+ */
+const writeBufferFlags = ['--storage-write-buffer-mib', '4'];
+/** Enough data for LevelDB to have written several tables with a 4 MiB write buffer. */
 const keyCount = 3_000;
 const valueBytes = 2_000;
 const writers = 16;
@@ -37,7 +42,7 @@ describe('a damaged data directory', () => {
   let pristine: string;
 
   beforeAll(async () => {
-    cluster = await RealCluster.start(1);
+    cluster = await RealCluster.start(1, { nodeFlags: writeBufferFlags });
     const leader = await cluster.waitForLeader();
     const url = cluster.url(leader);
     await Promise.all(
@@ -70,7 +75,17 @@ describe('a damaged data directory', () => {
     const member = cluster.members[0]!;
     const child = spawn(
       process.execPath,
-      [cliPath, 'node', '--id', '1', '--members', formatMembers([member]), '--data-dir', dataDir],
+      [
+        cliPath,
+        'node',
+        '--id',
+        '1',
+        '--members',
+        formatMembers([member]),
+        '--data-dir',
+        dataDir,
+        ...writeBufferFlags,
+      ],
       { stdio: ['ignore', 'ignore', 'pipe'] },
     );
     let stderr = '';
@@ -164,6 +179,31 @@ describe('a damaged data directory', () => {
       console.log(name, outcome.kind === 'refused' ? `refused: ${outcome.stderr.trim()}` : outcome);
       if (outcome.kind === 'refused') expect(outcome.stderr, name).toMatch(/restore this node from a peer/);
       else expect(outcome.wrong, `${name}: nothing wrong is served`).toBe(0);
+    }
+  });
+});
+
+describe('--storage-write-buffer-mib', () => {
+  it('refuses a write buffer outside 1 to 1024 MiB, before touching the data directory', () => {
+    for (const mib of ['0', '1025', 'lots']) {
+      const run = spawnSync(
+        process.execPath,
+        [
+          cliPath,
+          'node',
+          '--id',
+          '1',
+          '--members',
+          '1=127.0.0.1:1:2',
+          '--data-dir',
+          '/nonexistent/raftkv',
+          '--storage-write-buffer-mib',
+          mib,
+        ],
+        { encoding: 'utf8', timeout: 30_000 },
+      );
+      expect(run.status, mib).toBe(2);
+      expect(run.stderr, mib).toMatch(/--storage-write-buffer-mib/);
     }
   });
 });
