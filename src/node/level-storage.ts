@@ -94,11 +94,18 @@ export class LevelStorage extends MirroredDurableStorage {
   }
 
   private logWritesFor(update: StorageUpdate): LevelWrite[] {
-    const writes: LevelWrite[] = update.entries.map((entry) => ({
-      type: 'put',
-      key: logKey(entry.index),
-      value: encodeEntry(entry),
-    }));
+    // Every entry of the update is encoded into one buffer: LevelDB copies each into its batch,
+    // so one allocation serves them all (a buffer each costs an allocation outside the heap).
+    let totalBytes = 0;
+    for (const entry of update.entries) totalBytes += encodedEntryBytes(entry);
+    const encoded = new Uint8Array(totalBytes);
+    let offset = 0;
+    const writes: LevelWrite[] = update.entries.map((entry) => {
+      const value = encoded.subarray(offset, offset + encodedEntryBytes(entry));
+      offset += value.byteLength;
+      encodeEntryInto(entry, value);
+      return { type: 'put', key: logKey(entry.index), value };
+    });
     if (update.hardState) {
       writes.push({ type: 'put', key: hardStateKey, value: encodeHardState(update.hardState) });
     }
@@ -389,10 +396,15 @@ const entryOffset = {
 /** An entry's type is stored as its position in this list. */
 const entryTypeCodes: readonly EntryType[] = ['normal', 'noop', 'config'];
 
-function encodeEntry(entry: Entry): Uint8Array {
+function encodedEntryBytes(entry: Entry): number {
+  return entryOffset.data + entry.data.byteLength;
+}
+
+/** Writes the stored form of `entry` into `bytes`, which is exactly encodedEntryBytes(entry) long. */
+function encodeEntryInto(entry: Entry, bytes: Uint8Array): void {
   const typeCode = entryTypeCodes.indexOf(entry.type);
   assert(typeCode >= 0, () => `entry ${entry.index} has unknown type ${entry.type}`);
-  const bytes = new Uint8Array(entryOffset.data + entry.data.byteLength);
+  assert(bytes.byteLength === encodedEntryBytes(entry), 'an entry is encoded into exactly its size');
   const view = dataView(bytes);
   bytes[entryOffset.version] = entryFormatVersion;
   bytes[entryOffset.type] = typeCode;
@@ -401,7 +413,6 @@ function encodeEntry(entry: Entry): Uint8Array {
   writeUint53(view, entryOffset.stampMs, entry.stampMs);
   bytes.set(entry.data, entryOffset.data);
   view.setUint32(entryOffset.crc, crc32(bytes.subarray(entryOffset.version)));
-  return bytes;
 }
 
 /** Why stored entry bytes cannot be trusted (torn or damaged), or null when they are intact. */
