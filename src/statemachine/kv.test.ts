@@ -255,6 +255,17 @@ describe('KV service', () => {
       ['a key with a lone surrogate', deleteCommand('a\ud800'), 'INVALID_KEY'],
       ['a value of kvValueBytesMax bytes of JSON', putCommand('k', jsonOfBytes(kvValueBytesMax)), undefined],
       ['a value one byte larger', putCommand('k', jsonOfBytes(kvValueBytesMax + 1)), 'VALUE_TOO_LARGE'],
+      // Each control character is 6 bytes of JSON (\u0001): the most a character can cost.
+      [
+        'escapes that fit',
+        putCommand('k', '\u0001'.repeat(Math.floor((kvValueBytesMax - 2) / 6))),
+        undefined,
+      ],
+      [
+        'escapes one character over',
+        putCommand('k', '\u0001'.repeat(Math.floor((kvValueBytesMax - 2) / 6) + 1)),
+        'VALUE_TOO_LARGE',
+      ],
       ['a value nested kvValueDepthMax deep', putCommand('k', nested(kvValueDepthMax)), undefined],
       ['a value nested deeper', putCommand('k', { a: nested(kvValueDepthMax) }), 'INVALID_ARGUMENT'],
       ['undefined', putCommand('k', undefined), 'BAD_REQUEST'],

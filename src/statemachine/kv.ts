@@ -98,7 +98,13 @@ function validateKeyText(text: string, what: string): void {
   }
 }
 
+/** JSON writes a UTF-16 code unit as at most 6 bytes (\uXXXX), plus 2 for the quotes. */
+const jsonBytesPerCharMax = 6;
+
 function validateKvValue(value: unknown): void {
+  // A short string (the common value) is within the limit whatever its characters: no walk and
+  // no JSON text to measure, on the request path and again in every node's apply.
+  if (typeof value === 'string' && value.length * jsonBytesPerCharMax + 2 <= kvValueBytesMax) return;
   checkIsJson(value);
   if (Buffer.byteLength(JSON.stringify(value)) > kvValueBytesMax) {
     throw new RaftkvError('VALUE_TOO_LARGE', `The value is larger than ${kvValueBytesMax} bytes of JSON`);
