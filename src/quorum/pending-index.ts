@@ -50,7 +50,8 @@ export class PendingWriteIndex {
       if (entry.index <= this.lastIndex) this.dropFrom(entry.index);
       this.lastIndex = entry.index;
       if (entry.keys.length === 0) continue;
-      const keys = [...new Set(entry.keys)];
+      // Most commands touch one key: no set needed to drop duplicates.
+      const keys = entry.keys.length === 1 ? entry.keys : [...new Set(entry.keys)];
       this.keysByIndex.set(entry.index, keys);
       for (const key of keys) {
         const indices = this.indicesByKey.get(key);
