@@ -3,7 +3,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ClassicLevel } from 'classic-level';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { StorageError } from '../node/durable-storage.js';
 import { bytesLevelOptions } from '../node/level-batch.js';
 import { LevelStateStore } from './level-state-store.js';
@@ -236,5 +236,36 @@ describe('LevelStateStore on a database of its own: batched writes and the read 
     expect(await store.get('z')).toBeUndefined();
     await db.put('s/d/z', 'not a record', { keyEncoding: 'utf8', valueEncoding: 'utf8' });
     expect(await store.get('z')).toBeUndefined();
+  });
+
+  it('asks LevelDB only for keys it may hold: every key it held at open or wrote since, never others', async () => {
+    const limits = {
+      flushIntervalMs: 60_000,
+      flushOpsMin: 1_000,
+      pendingOpsMax: 2_000,
+      readCacheBytesMax: 0,
+    };
+    const first = await LevelStateStore.open(db, 's/', limits);
+    const keys = Array.from({ length: 200 }, (_, i) => `key-${i}`);
+    await first.writeBatch(
+      keys.map((key) => put(key, key)),
+      1,
+    );
+    await first.close();
+    // A new store knows the keys on disk from its check at open; a write adds one.
+    const store = await LevelStateStore.open(db, 's/', limits);
+    await store.writeBatch([put('later', 'later')], 2);
+    await store.flush();
+    const getSync = vi.spyOn(db, 'getSync');
+    for (const key of [...keys, 'later']) expect(Buffer.from(store.get(key)!).toString()).toBe(key);
+    expect(getSync).toHaveBeenCalledTimes(keys.length + 1);
+    getSync.mockClear();
+    let absentLookups = 0;
+    for (let i = 0; i < 200; i++) {
+      expect(store.get(`absent-${i}`)).toBeUndefined();
+      absentLookups = getSync.mock.calls.length;
+    }
+    // About 1% of absent keys look present to the filter; without it, all 200 go to LevelDB.
+    expect(absentLookups).toBeLessThan(20);
   });
 });

@@ -13,7 +13,9 @@ import { defaultStateFlushLimits, type StateFlushLimits } from '../config.js';
 import { crc32Parts } from '../node/crc32.js';
 import { StorageError } from '../node/durable-storage.js';
 import { assertBytesLevel, type BytesLevel, type LevelWrite, writeLevelBatch } from '../node/level-batch.js';
+import { KeyFilter } from './key-filter.js';
 import {
+  bytesToBinary,
   concatBytes,
   type KeyRange,
   keyBinary,
@@ -58,6 +60,8 @@ export class LevelStateStore implements StateStore {
    */
   private readonly cache = new Map<string, Uint8Array | null>();
   private cacheBytes = 0;
+  /** Every key the database holds or held since open, by binary state key: absent keys skip LevelDB. */
+  private readonly keyFilter = new KeyFilter();
   /** The applied index the database holds (with the state up to it). */
   private flushedApplied: number;
   /** Flushes run one at a time, in order. */
@@ -98,11 +102,13 @@ export class LevelStateStore implements StateStore {
     return store;
   }
 
-  /** Reads every record once, checking its checksum; throws DATA_CORRUPT at the first bad one. */
+  /**
+   * Reads every record once, checking its checksum (throws DATA_CORRUPT at the first bad one), and
+   * adds every key to the key filter.
+   */
   private async checkEveryRecord(): Promise<void> {
-    for await (const _record of this.iterate({})) {
-      // iterate() checks each record as it reads it.
-    }
+    // iterate() checks each record as it reads it.
+    for await (const record of this.iterate({})) this.keyFilter.add(bytesToBinary(record.key));
   }
 
   appliedIndex(): number {
@@ -121,6 +127,7 @@ export class LevelStateStore implements StateStore {
     if (waiting !== undefined) return waiting.record === null ? undefined : waiting.record.subarray(crcBytes);
     const cached = this.cache.get(binaryKey);
     if (cached !== undefined) return cached ?? undefined;
+    if (!this.keyFilter.mayContain(binaryKey)) return undefined;
     // Synchronous on purpose: a point lookup is served from LevelDB's caches in microseconds, while
     // an asynchronous one costs a thread-pool round trip, and apply makes one per command in turn.
     const storeKey = this.storeKey(key);
@@ -162,7 +169,9 @@ export class LevelStateStore implements StateStore {
       const storeKey = this.storeKey(op.key);
       // The record is a copy with its checksum, as LevelDB would keep: the caller may reuse op.value.
       const record = op.type === 'put' ? withCrc(storeKey, op.value) : null;
-      this.pending.set(keyBinary(op.key), { storeKey, record });
+      const binaryKey = keyBinary(op.key);
+      if (record !== null) this.keyFilter.add(binaryKey);
+      this.pending.set(binaryKey, { storeKey, record });
     }
     this.applied = appliedIndex;
     if (this.pending.size >= this.limits.pendingOpsMax) {
