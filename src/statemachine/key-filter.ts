@@ -39,13 +39,13 @@ export class KeyFilter {
    * key does not grow the filter.
    */
   add(binaryKey: string): void {
-    if (this.mayContain(binaryKey)) return;
+    const [first, second] = hashes(binaryKey);
+    if (this.holds(first, second)) return;
     let layer = this.layers.at(-1);
     if (layer === undefined || layer.count >= layer.capacity) {
       layer = newLayer(layer === undefined ? this.layerKeysMin : layer.capacity * 2);
       this.layers.push(layer);
     }
-    const [first, second] = hashes(binaryKey);
     for (let i = 0; i < hashesPerKey; i++) {
       const bit = (first + i * second) & layer.mask;
       layer.bits[bit >>> 5]! |= 1 << (bit & 31);
@@ -55,8 +55,12 @@ export class KeyFilter {
 
   /** False only for a key never added; true for every added key and about 1% of the others. */
   mayContain(binaryKey: string): boolean {
-    if (this.layers.length === 0) return false;
     const [first, second] = hashes(binaryKey);
+    return this.holds(first, second);
+  }
+
+  /** Whether some layer has every bit of the key whose hashes these are. */
+  private holds(first: number, second: number): boolean {
     for (const layer of this.layers) {
       let present = true;
       for (let i = 0; i < hashesPerKey && present; i++) {

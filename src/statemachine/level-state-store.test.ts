@@ -98,6 +98,13 @@ describe('LevelStateStore on a database of its own: batched writes and the read 
   let directory: string;
   let db: ClassicLevel;
   const bytes = { keyEncoding: 'utf8', valueEncoding: 'view' } as const;
+  /** No flush until the test asks for one, and a read cache of this many bytes. */
+  const noFlushWithCache = (readCacheBytesMax: number) => ({
+    flushIntervalMs: 60_000,
+    flushOpsMin: 1_000,
+    pendingOpsMax: 2_000,
+    readCacheBytesMax,
+  });
   /** No timer flush during a test unless it asks for one. */
   const slow = { flushIntervalMs: 60_000, flushOpsMin: 4, pendingOpsMax: 8, readCacheBytesMax: 1 << 20 };
   const stored = async (key: string) => {
@@ -196,12 +203,7 @@ describe('LevelStateStore on a database of its own: batched writes and the read 
 
   it('serves recent records from memory and the oldest from disk once over its budget', async () => {
     // Room for about three one-byte records with one-byte keys.
-    const limits = {
-      flushIntervalMs: 60_000,
-      flushOpsMin: 1_000,
-      pendingOpsMax: 2_000,
-      readCacheBytesMax: 400,
-    };
+    const limits = noFlushWithCache(400);
     const store = await LevelStateStore.open(db, 's/', limits);
     await store.writeBatch([put('a', '1'), put('b', '2'), put('c', '3'), put('d', '4')], 1);
     await store.flush();
@@ -213,12 +215,7 @@ describe('LevelStateStore on a database of its own: batched writes and the read 
   });
 
   it('knows a deleted key is absent and caches what a read found, absence too', async () => {
-    const limits = {
-      flushIntervalMs: 60_000,
-      flushOpsMin: 1_000,
-      pendingOpsMax: 2_000,
-      readCacheBytesMax: 1 << 20,
-    };
+    const limits = noFlushWithCache(1 << 20);
     const first = await LevelStateStore.open(db, 's/', limits);
     await first.writeBatch([put('a', '1'), put('b', '2')], 1);
     await first.writeBatch([del('a')], 2);
@@ -239,12 +236,7 @@ describe('LevelStateStore on a database of its own: batched writes and the read 
   });
 
   it('asks LevelDB only for keys it may hold: every key it held at open or wrote since, never others', async () => {
-    const limits = {
-      flushIntervalMs: 60_000,
-      flushOpsMin: 1_000,
-      pendingOpsMax: 2_000,
-      readCacheBytesMax: 0,
-    };
+    const limits = noFlushWithCache(0);
     const first = await LevelStateStore.open(db, 's/', limits);
     const keys = Array.from({ length: 200 }, (_, i) => `key-${i}`);
     await first.writeBatch(

@@ -7,12 +7,11 @@ import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { etcdInstallCommand, findEtcdBinary } from '../../bench/etcd-cluster.js';
 import type { FailoverRow, LoadRow } from '../../bench/result-row.js';
+import { cliPath } from '../support/cli.js';
 
-const cliPath = fileURLToPath(new URL('../../dist/src/cli.js', import.meta.url));
 /** Two concurrencies x six ways of writing x ~2 s each, plus starting and stopping ten processes. */
 const benchDeadlineMs = 240_000;
 /** Three series of 2 kills (~5 s each on a quiet machine), plus starting and stopping fifteen processes. */

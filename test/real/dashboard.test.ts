@@ -12,8 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePortBlock } from '../../jepsen-lite/real/ports.js';
 import { waitFor } from '../../jepsen-lite/real/real-cluster.js';
 import { launchChromium } from '../support/chromium.js';
+import { cliPath } from '../support/cli.js';
 
-const cliPath = fileURLToPath(new URL('../../dist/src/cli.js', import.meta.url));
 const screenshotDir = fileURLToPath(new URL('../../test-results/', import.meta.url));
 /** `raftkv cluster --base-port B` uses B (dashboard), B+1.. (clients) and B+101.. (peers). */
 const clusterPortSpan = 106;

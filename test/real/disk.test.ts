@@ -2,7 +2,7 @@
 // write-ahead log, or a table cut short, is reported at start with advice (restore from a
 // peer). A write-ahead log cut short is a torn tail, as after a crash: the node starts with a
 // prefix of its writes. It never serves a wrong value.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { cp, open, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ClassicLevel } from 'classic-level';
@@ -10,8 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RealCluster } from '../../jepsen-lite/real/real-cluster.js';
 import { liveTables } from '../../src/node/leveldb-verify.js';
 import { formatMembers } from '../../src/node/members.js';
+import { cliPath, runNodeToExit } from '../support/cli.js';
 
-const cliPath = new URL('../../dist/src/cli.js', import.meta.url).pathname;
 /**
  * The node's LevelDB write buffer here: small, so that the data below fills several tables (the
  * default, 32 MiB, would hold it all in the write-ahead log).
@@ -184,24 +184,9 @@ describe('a damaged data directory', () => {
 });
 
 describe('--storage-write-buffer-mib', () => {
-  it('refuses a write buffer outside 1 to 1024 MiB, before touching the data directory', () => {
+  it('refuses a write buffer outside 1 to 1024 MiB', () => {
     for (const mib of ['0', '1025', 'lots']) {
-      const run = spawnSync(
-        process.execPath,
-        [
-          cliPath,
-          'node',
-          '--id',
-          '1',
-          '--members',
-          '1=127.0.0.1:1:2',
-          '--data-dir',
-          '/nonexistent/raftkv',
-          '--storage-write-buffer-mib',
-          mib,
-        ],
-        { encoding: 'utf8', timeout: 30_000 },
-      );
+      const run = runNodeToExit('/nonexistent/raftkv', ['--storage-write-buffer-mib', mib]);
       expect(run.status, mib).toBe(2);
       expect(run.stderr, mib).toMatch(/--storage-write-buffer-mib/);
     }

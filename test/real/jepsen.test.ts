@@ -5,12 +5,11 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import type { CheckerResult } from '../../jepsen-lite/checkers/verdict.js';
 import { launchChromium } from '../support/chromium.js';
+import { cliPath } from '../support/cli.js';
 
-const cliPath = fileURLToPath(new URL('../../dist/src/cli.js', import.meta.url));
 /** A run of --time T takes T plus start-up, recovery, final reads and checking. */
 const runOverheadMs = 60_000;
 /** After SIGINT the run heals, checks and stops its nodes; then it is killed outright. */

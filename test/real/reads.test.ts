@@ -16,6 +16,7 @@ import { formatMembers } from '../../src/node/members.js';
 import { PeerAuth } from '../../src/node/peer-auth.js';
 import { clusterIdOf } from '../../src/node/server.js';
 import { packQuorumMessage, quorumReadPath, unpackQuorumMessage } from '../../src/quorum/replica-answer.js';
+import { cliPath } from '../support/cli.js';
 
 const client = new KvClient();
 const all = [1, 2, 3, 4, 5];
@@ -194,7 +195,6 @@ describe('the read quorum at start', () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'raftkv-weak-'));
     try {
       const members = all.map((id) => ({ id, host: '127.0.0.1', clientPort: 1, peerPort: 2 }));
-      const cliPath = join(import.meta.dirname, '../../dist/src/cli.js');
       const args = [cliPath, 'node', '--id', '1', '--members', formatMembers(members)];
       const child = spawn(process.execPath, [
         ...args,

@@ -1,7 +1,7 @@
 // Security through the real binary (docs/security.md): signed peer RPC keeps a node with the
 // wrong secret out of the cluster, strangers and replays are refused, the admin token guards
 // admin routes, and a cluster runs entirely over TLS.
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,8 +13,8 @@ import { peerMessagesContentType, peerMessagesPath } from '../../src/node/http-t
 import { PeerAuth } from '../../src/node/peer-auth.js';
 import { clusterIdOf } from '../../src/node/server.js';
 import { encodeMessages } from '../../src/raft/messages.js';
+import { runNodeToExit } from '../support/cli.js';
 
-const cliPath = new URL('../../dist/src/cli.js', import.meta.url).pathname;
 const goodSecret = 'the-cluster-secret-0123456789abcdef';
 const badSecret = 'not-the-cluster-secret-0123456789ab';
 const adminToken = 'admin-token-0123456789abcdef';
@@ -151,22 +151,7 @@ describe('cluster credentials and admin token', () => {
   });
 
   it('refuses to start with a short secret, a missing file or half of the TLS flags, saying why', () => {
-    const run = (flags: string[]) =>
-      spawnSync(
-        process.execPath,
-        [
-          cliPath,
-          'node',
-          '--id',
-          '1',
-          '--members',
-          '1=127.0.0.1:1:2',
-          '--data-dir',
-          join(dir, 'never'),
-          ...flags,
-        ],
-        { encoding: 'utf8', timeout: 30_000 },
-      );
+    const run = (flags: string[]) => runNodeToExit(join(dir, 'never'), flags);
     const short = run(['--cluster-secret-file', files.short]);
     expect(short.status).toBe(2);
     expect(short.stderr).toMatch(/at least 16/);
