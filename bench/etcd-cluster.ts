@@ -122,6 +122,28 @@ export class EtcdCluster {
     this.processes[index] = startEtcd(this.launch, this.members[index]!);
   }
 
+  memberName(index: number): string {
+    return this.members[index]!.name;
+  }
+
+  memberDataDir(index: number): string {
+    return join(this.launch.dataDir, this.members[index]!.name);
+  }
+
+  /** etcd's own health check (`GET /health`): it has a leader, no alarm, and a quorum read through it succeeds. */
+  async isHealthy(index: number, timeoutMs: number): Promise<boolean> {
+    try {
+      const answer = await request(`${this.endpoints[index]}/health`, {
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+      });
+      const body = (await answer.body.json()) as { health?: unknown };
+      return answer.statusCode === 200 && body.health === 'true';
+    } catch {
+      return false;
+    }
+  }
+
   /** Every member's state in `endpoints` order; undefined for a member that did not answer. */
   async memberStates(): Promise<(EtcdMemberState | undefined)[]> {
     const settled = await Promise.allSettled(this.endpoints.map(memberStatus));

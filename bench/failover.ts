@@ -56,6 +56,13 @@ export interface FailoverSubject {
   memberStates(): Promise<(MemberState | undefined)[]>;
   kill(index: number): Promise<void>;
   restart(index: number): void;
+  /** Whether the member says it can serve (raftkv `GET /readyz`, etcd `GET /health`); false if it does not answer. */
+  isReady(index: number): Promise<boolean>;
+  /** The readiness probe, as the report names it. */
+  readyProbe: string;
+  /** The member's name (n1.., e1..) and the bytes its data directory holds. */
+  memberName(index: number): string;
+  dataBytes(index: number): Promise<number>;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -73,7 +80,7 @@ function agreedLeader(
   return undefined;
 }
 
-async function pollUntil<T>(
+export async function pollUntil<T>(
   what: string | (() => string),
   deadlineMs: number,
   probe: () => Promise<T | undefined>,
@@ -87,14 +94,14 @@ async function pollUntil<T>(
   throw new Error(`no ${typeof what === 'string' ? what : what()} within ${deadlineMs} ms`);
 }
 
-function waitForLeader(subject: FailoverSubject, except?: number) {
+export function waitForLeader(subject: FailoverSubject, except?: number) {
   return pollUntil('leader', leaderDeadlineMs, async () =>
     agreedLeader(await subject.memberStates(), except),
   );
 }
 
 /** Every member answers and follows one leader, and has applied what that leader had applied once all were up. */
-async function waitUntilHealthy(subject: FailoverSubject): Promise<void> {
+export async function waitUntilHealthy(subject: FailoverSubject): Promise<void> {
   let caughtUpIndex: number | undefined;
   let silent = 'none';
   const what = () => `healthy cluster (members not answering at the last look: ${silent})`;
@@ -239,7 +246,7 @@ async function runTrial(subject: FailoverSubject, load: WriteLoad): Promise<Tria
 }
 
 /** Nearest-rank percentile of a non-empty list. */
-function percentile(sorted: readonly number[], p: number): number {
+export function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 }
 

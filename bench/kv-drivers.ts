@@ -2,6 +2,11 @@
 // (the `etcd3` client, its fastest path from Node) and etcd over its JSON gateway (undici).
 // A driver never throws for a failed request: it answers the kind of failure, so errors are
 // counted by kind instead of hidden.
+//
+// Compare-and-set is the same on both: replace the key's value if its last write is the one the
+// driver last saw (raftkv `PUT ?ifRevision=R`; etcd a txn comparing mod_revision, with a read of
+// the key on failure). Every answer, a swap or a refusal, tells the driver the key's current
+// revision, which the next attempt uses. Each attempt is one consensus round on both systems.
 import { randomBytes } from 'node:crypto';
 import { noop } from 'cockatiel';
 import { Etcd3 } from 'etcd3';
@@ -11,10 +16,35 @@ import type { LoadgenParams } from './loadgen-protocol.js';
 /** undefined when the request succeeded; otherwise what went wrong, e.g. `http-503`, `timeout`. */
 export type Outcome = string | undefined;
 
+/** A compare-and-set the store refused because the key had changed: an answer, not an error. */
+export const casConflict = 'cas-conflict';
+
 export interface KvDriver {
   put(key: string): Promise<Outcome>;
   get(key: string): Promise<Outcome>;
+  /** One compare-and-set attempt: undefined (swapped), `casConflict`, or an error. */
+  cas(key: string): Promise<Outcome>;
   close(): Promise<void>;
+}
+
+/** Reads a 2xx answer: undefined when it is what was asked for, or what it is instead. */
+type Judge = (statusCode: number, text: string) => Outcome;
+
+const judgeStatus: Judge = (statusCode) =>
+  statusCode >= 200 && statusCode <= 299 ? undefined : `http-${statusCode}`;
+
+/** The revision each key was last seen at by this driver's compare-and-sets (0: absent). */
+class SeenRevisions {
+  private readonly revisions = new Map<string, number>();
+
+  get(key: string): number {
+    return this.revisions.get(key) ?? 0;
+  }
+
+  /** Keeps the newest: answers to attempts sent at once arrive in any order. */
+  saw(key: string, revision: number): void {
+    if (revision > this.get(key)) this.revisions.set(key, revision);
+  }
 }
 
 /** Distinct random values, so neither store gets an unfairly compressible workload (LevelDB compresses). */
@@ -51,12 +81,12 @@ class HttpPools {
     );
   }
 
-  /** Sends one request; `found` checks a 2xx body when a missing key is not an HTTP error. */
+  /** Sends one request; `judge` reads the answer (a missing key may be a 2xx, a conflict a 409). */
   async send(
     method: 'GET' | 'PUT' | 'POST',
     path: string,
     body: string | undefined,
-    found?: (text: string) => boolean,
+    judge: Judge = judgeStatus,
   ): Promise<Outcome> {
     const pool = this.pools[this.nextPool++ % this.pools.length]!;
     try {
@@ -68,9 +98,7 @@ class HttpPools {
         headersTimeout: this.timeoutMs,
         bodyTimeout: this.timeoutMs,
       });
-      const text = await response.body.text();
-      if (response.statusCode < 200 || response.statusCode > 299) return `http-${response.statusCode}`;
-      return found && !found(text) ? 'not-found' : undefined;
+      return judge(response.statusCode, await response.body.text());
     } catch (error) {
       return networkErrorKind(error);
     }
@@ -81,14 +109,33 @@ class HttpPools {
   }
 }
 
+/** raftkv's answer to `PUT ?ifRevision`: `{revision}`, or 409 REVISION_MISMATCH with the key's `modRevision`. */
+function raftkvCasJudge(key: string, seen: SeenRevisions): Judge {
+  return (statusCode, text) => {
+    if (statusCode === 200) {
+      seen.saw(key, (JSON.parse(text) as { revision: number }).revision);
+      return undefined;
+    }
+    if (statusCode !== 409) return `http-${statusCode}`;
+    // No modRevision: the key is absent, and the next attempt creates it (ifRevision=0).
+    const { modRevision } = (JSON.parse(text) as { error: { modRevision?: number } }).error;
+    if (modRevision !== undefined) seen.saw(key, modRevision);
+    return casConflict;
+  };
+}
+
 function raftkvHttpDriver(params: LoadgenParams): KvDriver {
   // Every client may land on the same node (leader only), so each pool can hold them all.
   const pools = new HttpPools(params.endpoints, params.concurrency, params.requestTimeoutMs);
   const values = randomValues(params.valueBytes).map((value) => JSON.stringify({ value }));
+  const seen = new SeenRevisions();
   let nextValue = 0;
+  const nextBody = () => values[nextValue++ % values.length];
   return {
-    put: (key) => pools.send('PUT', `/v1/kv/${key}`, values[nextValue++ % values.length]),
+    put: (key) => pools.send('PUT', `/v1/kv/${key}`, nextBody()),
     get: (key) => pools.send('GET', `/v1/kv/${key}?consistency=${params.consistency}`, undefined),
+    cas: (key) =>
+      pools.send('PUT', `/v1/kv/${key}?ifRevision=${seen.get(key)}`, nextBody(), raftkvCasJudge(key, seen)),
     close: () => pools.close(),
   };
 }
@@ -98,23 +145,57 @@ function etcdSerializable(params: LoadgenParams): boolean {
   return params.consistency === 'stale';
 }
 
+/** The txn of one etcd compare-and-set: put if the key's mod_revision is `revision`, else read it. */
+function etcdCasTxn<K, V>(key: K, value: V, revision: number) {
+  return {
+    compare: [{ key, target: 'Mod' as const, result: 'Equal' as const, mod_revision: revision }],
+    success: [{ request_put: { key, value } }],
+    failure: [{ request_range: { key } }],
+  };
+}
+
+/** The JSON gateway's txn answer: 64-bit numbers as strings, false and empty fields left out. */
+interface GatewayTxnAnswer {
+  header: { revision: string };
+  succeeded?: boolean;
+  responses?: { response_range?: { kvs?: { mod_revision: string }[] } }[];
+}
+
+function gatewayCasJudge(key: string, seen: SeenRevisions): Judge {
+  return (statusCode, text) => {
+    if (statusCode !== 200) return `http-${statusCode}`;
+    const answer = JSON.parse(text) as GatewayTxnAnswer;
+    if (answer.succeeded) {
+      seen.saw(key, Number(answer.header.revision));
+      return undefined;
+    }
+    const current = answer.responses?.[0]?.response_range?.kvs?.[0];
+    if (current) seen.saw(key, Number(current.mod_revision));
+    return casConflict;
+  };
+}
+
 function etcdGatewayDriver(params: LoadgenParams): KvDriver {
   const pools = new HttpPools(params.endpoints, params.concurrency, params.requestTimeoutMs);
   const base64 = (text: string) => Buffer.from(text).toString('base64');
   const values = randomValues(params.valueBytes).map(base64);
   const serializable = etcdSerializable(params);
+  const seen = new SeenRevisions();
   let nextValue = 0;
+  const nextValueText = () => values[nextValue++ % values.length];
+  const foundJudge: Judge = (statusCode, text) =>
+    judgeStatus(statusCode, text) ?? (text.includes('"kvs"') ? undefined : 'not-found');
   return {
     put: (key) =>
-      pools.send(
-        'POST',
-        '/v3/kv/put',
-        JSON.stringify({ key: base64(key), value: values[nextValue++ % values.length] }),
-      ),
+      pools.send('POST', '/v3/kv/put', JSON.stringify({ key: base64(key), value: nextValueText() })),
     get: (key) =>
-      pools.send('POST', '/v3/kv/range', JSON.stringify({ key: base64(key), serializable }), (text) =>
-        text.includes('"kvs"'),
-      ),
+      pools.send('POST', '/v3/kv/range', JSON.stringify({ key: base64(key), serializable }), foundJudge),
+    cas: (key) => {
+      const txn = etcdCasTxn(base64(key), nextValueText(), seen.get(key));
+      // The gateway spells enum values in capitals.
+      const body = { ...txn, compare: [{ ...txn.compare[0], target: 'MOD', result: 'EQUAL' }] };
+      return pools.send('POST', '/v3/kv/txn', JSON.stringify(body), gatewayCasJudge(key, seen));
+    },
     close: () => pools.close(),
   };
 }
@@ -130,6 +211,7 @@ function etcdGrpcDriver(params: LoadgenParams): KvDriver {
   const values = randomValues(params.valueBytes).map((value) => Buffer.from(value));
   const serializable = etcdSerializable(params);
   const deadline = () => ({ deadline: Date.now() + params.requestTimeoutMs });
+  const seen = new SeenRevisions();
   let nextValue = 0;
   return {
     async put(key) {
@@ -147,6 +229,22 @@ function etcdGrpcDriver(params: LoadgenParams): KvDriver {
       try {
         const answer = await client.kv.range({ key: Buffer.from(key), serializable }, deadline());
         return answer.kvs.length === 1 ? undefined : 'not-found';
+      } catch (error) {
+        return grpcErrorKind(error);
+      }
+    },
+    async cas(key) {
+      const keyBytes = Buffer.from(key);
+      const txn = etcdCasTxn(keyBytes, values[nextValue++ % values.length]!, seen.get(key));
+      try {
+        const answer = await client.kv.txn(txn, deadline());
+        if (answer.succeeded) {
+          seen.saw(key, Number(answer.header.revision));
+          return undefined;
+        }
+        const current = answer.responses[0]?.response_range.kvs[0];
+        if (current) seen.saw(key, Number(current.mod_revision));
+        return casConflict;
       } catch (error) {
         return grpcErrorKind(error);
       }

@@ -19,7 +19,8 @@ export type LoadPattern = 'closed' | 'open' | 'fill';
 export interface LoadgenParams {
   system: SystemName;
   client: ClientKind;
-  op: 'put' | 'get';
+  /** cas: compare-and-set attempts, every client on key 0 (contention on one key). */
+  op: 'put' | 'get' | 'cas';
   consistency: ReadConsistency;
   /** Base URLs (`http://host:port`) the requests are spread over. */
   endpoints: string[];
@@ -39,11 +40,16 @@ export interface LoadgenParams {
   watchPids: number[];
 }
 
+/** Where the latency distribution is sampled for the report's CDF charts (0 = min, 100 = max). */
+export const latencyPercentiles = [0, 10, 25, 50, 75, 90, 95, 99, 99.5, 99.9, 99.95, 99.99, 100] as const;
+
 export interface LoadgenResult {
   /** Successful requests completed in the window. */
   ops: number;
   /** Failed requests in the window: non-2xx answers, timeouts, connection errors, missing keys. */
   errors: number;
+  /** Of `ops`, the compare-and-sets refused because the key had changed (cas only; 0 otherwise). */
+  conflicts: number;
   errorKinds: Record<string, number>;
   windowSec: number;
   p50Ms: number;
@@ -51,6 +57,8 @@ export interface LoadgenResult {
   p999Ms: number;
   meanMs: number;
   maxMs: number;
+  /** [percentile, ms] at each of latencyPercentiles; empty when nothing succeeded. */
+  latencyPercentilesMs: [number, number][];
   /** The load generator's own CPU (user + system) during the window. */
   loadgenCpuSec: number;
   /** CPU seconds each watched process used during the window (pid -> seconds). */

@@ -3,8 +3,8 @@
 import { performance } from 'node:perf_hooks';
 import { build, type Histogram } from 'hdr-histogram-js';
 import { cpuSecBetween, cpuSecOf, machineBusyCpuSec, roundCpuSec } from './cpu.js';
-import { createKvDriver, type Outcome } from './kv-drivers.js';
-import type { LoadgenParams, LoadgenResult } from './loadgen-protocol.js';
+import { casConflict, createKvDriver, type KvDriver, type Outcome } from './kv-drivers.js';
+import { type LoadgenParams, type LoadgenResult, latencyPercentiles } from './loadgen-protocol.js';
 
 /** Latencies are recorded in microseconds; longer ones than this are clamped to it. */
 const latencyUsMax = 120_000_000;
@@ -17,7 +17,7 @@ interface Slot {
 
 /** Hands out the requests of one run; undefined once the run is over. */
 function slotSource(params: LoadgenParams, startMs: number, windowEndMs: number): () => Slot | undefined {
-  const randomKey = () => Math.floor(Math.random() * params.keyCount);
+  const randomKey = params.op === 'cas' ? () => 0 : () => Math.floor(Math.random() * params.keyCount);
   let issued = 0;
   if (params.pattern === 'fill') {
     return () => (issued < params.keyCount ? { keyIndex: issued++ } : undefined);
@@ -40,13 +40,15 @@ class WindowRecorder {
   });
   ops = 0;
   errors = 0;
+  conflicts = 0;
   readonly errorKinds: Record<string, number> = {};
 
   constructor(private readonly windowStartMs: number) {}
 
   record(sentMs: number, answeredMs: number, outcome: Outcome): void {
     if (sentMs < this.windowStartMs) return;
-    if (outcome !== undefined) {
+    if (outcome === casConflict) this.conflicts++;
+    else if (outcome !== undefined) {
       this.errors++;
       this.errorKinds[outcome] = (this.errorKinds[outcome] ?? 0) + 1;
       return;
@@ -91,9 +93,14 @@ class CpuWindow {
   }
 }
 
+function sender(driver: KvDriver, op: LoadgenParams['op']): (key: string) => Promise<Outcome> {
+  if (op === 'put') return (key) => driver.put(key);
+  return op === 'get' ? (key) => driver.get(key) : (key) => driver.cas(key);
+}
+
 async function runLoad(params: LoadgenParams): Promise<LoadgenResult> {
   const driver = createKvDriver(params);
-  const send = params.op === 'put' ? driver.put.bind(driver) : driver.get.bind(driver);
+  const send = sender(driver, params.op);
   const startMs = performance.now();
   const fill = params.pattern === 'fill';
   const windowStartMs = fill ? startMs : startMs + params.warmupMs;
@@ -133,6 +140,7 @@ function summarize(recorder: WindowRecorder, windowSec: number, cpu: CpuUsed): L
   return {
     ops: recorder.ops,
     errors: recorder.errors,
+    conflicts: recorder.conflicts,
     errorKinds: recorder.errorKinds,
     windowSec,
     p50Ms: msAt(50),
@@ -140,6 +148,13 @@ function summarize(recorder: WindowRecorder, windowSec: number, cpu: CpuUsed): L
     p999Ms: msAt(99.9),
     meanMs: recorder.ops > 0 ? recorder.latencyUs.mean / 1000 : 0,
     maxMs: recorder.latencyUs.maxValue / 1000,
+    latencyPercentilesMs:
+      recorder.ops > 0
+        ? latencyPercentiles.map((p): [number, number] => [
+            p,
+            p === 100 ? recorder.latencyUs.maxValue / 1000 : msAt(p),
+          ])
+        : [],
     ...cpu,
   };
 }

@@ -2,8 +2,12 @@
 import { join } from 'node:path';
 import { integerFlag, parseFlags, stringFlag, UsageError } from '../src/cli-args.js';
 
-/** put and get measure throughput and latency under load; failover measures leader kills. */
-export type ScenarioName = 'put' | 'get' | 'failover';
+/**
+ * put, get and cas measure throughput and latency under load (cas: compare-and-set on one key);
+ * failover measures leader kills; restart, a member's time to ready on a long log.
+ */
+export type ScenarioName = 'put' | 'get' | 'cas' | 'failover' | 'restart';
+const scenarioNames: readonly ScenarioName[] = ['put', 'get', 'cas', 'failover', 'restart'];
 
 export interface BenchOptions {
   compareEtcd: boolean;
@@ -17,6 +21,10 @@ export interface BenchOptions {
   keyCount: number;
   /** Leader kills per system in the failover scenario. */
   failoverTrials: number;
+  /** Writes (one log entry each, distinct keys) before the restart scenario's first restart. */
+  restartEntries: number;
+  /** Restarts of one member per system in the restart scenario. */
+  restartTrials: number;
   outDir: string;
 }
 
@@ -26,6 +34,8 @@ const fullRun = {
   concurrencies: [1, 16, 64, 256],
   keyCount: 100_000,
   failoverTrials: 20,
+  restartEntries: 1_000_000,
+  restartTrials: 3,
 };
 const quickRun = {
   durationSec: 2,
@@ -33,17 +43,21 @@ const quickRun = {
   concurrencies: [16, 64],
   keyCount: 1_000,
   failoverTrials: 3,
+  restartEntries: 5_000,
+  restartTrials: 1,
 };
 /** More clients than this would only measure the load generator's own limits. */
 const concurrencyMax = 4_096;
 
 export const benchUsage = `usage:
-  raftkv bench [--compare etcd | --no-etcd] [--scenario put|get|failover|all] [--duration SECONDS]
-               [--warm-up SECONDS (${fullRun.warmUpSec}; unmeasured writes per system first)]
-               [--concurrency 1,16,64,256] [--rate OPS_PER_SEC] [--keys 100000]
-               [--failover-trials ${fullRun.failoverTrials}] [--quick] [--out DIR]
+  raftkv bench [--compare etcd | --no-etcd] [--scenario ${scenarioNames.join('|')}|all[,...]]
+               [--duration SECONDS] [--warm-up SECONDS (${fullRun.warmUpSec}; unmeasured writes per system first)]
+               [--concurrency 1,16,64,256] [--rate OPS_PER_SEC] [--keys ${fullRun.keyCount}]
+               [--failover-trials ${fullRun.failoverTrials}] [--restart-entries ${fullRun.restartEntries}]
+               [--restart-trials ${fullRun.restartTrials}] [--quick] [--out DIR]
   --quick: ${quickRun.durationSec} s per point at concurrency ${quickRun.concurrencies.join(' and ')} over ${quickRun.keyCount} keys,
-           ${quickRun.failoverTrials} failover trials (a smoke test); flags given explicitly win.`;
+           ${quickRun.failoverTrials} failover trials, ${quickRun.restartTrials} restart on ${quickRun.restartEntries} entries (a smoke test);
+           flags given explicitly win.`;
 
 function parseConcurrencies(text: string): number[] {
   const values = text.split(',').map((part) => part.trim());
@@ -55,11 +69,19 @@ function parseConcurrencies(text: string): number[] {
   return [...new Set(values.map(Number))].sort((a, b) => a - b);
 }
 
+/**
+ * A comma-separated list, run in the order of scenarioNames whatever the order given: failover and
+ * restart restart server processes, whose new pids the load scenarios would not watch.
+ */
 function parseScenarios(text: string): ScenarioName[] {
-  // failover last: it restarts server processes, whose new pids the load scenarios would not watch.
-  if (text === 'all') return ['put', 'get', 'failover'];
-  if (text === 'put' || text === 'get' || text === 'failover') return [text];
-  throw new UsageError('--scenario must be put, get, failover or all');
+  const asked = text.split(',').map((part) => part.trim());
+  const known = (name: string): name is ScenarioName => (scenarioNames as readonly string[]).includes(name);
+  if (asked.some((name) => name !== 'all' && !known(name))) {
+    throw new UsageError(
+      `--scenario must be ${scenarioNames.join(', ')} or all, or a comma-separated list of them`,
+    );
+  }
+  return asked.includes('all') ? [...scenarioNames] : scenarioNames.filter((name) => asked.includes(name));
 }
 
 /** `bench/results/<ISO time>`, with the colons a file name on some systems cannot hold replaced. */
@@ -79,6 +101,8 @@ export function parseBenchOptions(argv: readonly string[], now = new Date()): Be
       'rate',
       'keys',
       'failover-trials',
+      'restart-entries',
+      'restart-trials',
       'out',
     ],
   });
@@ -98,6 +122,8 @@ export function parseBenchOptions(argv: readonly string[], now = new Date()): Be
     rateOpsPerSec: flags.has('rate') ? integerFlag(flags, 'rate', 0, 1) : undefined,
     keyCount: integerFlag(flags, 'keys', defaults.keyCount, 1),
     failoverTrials: integerFlag(flags, 'failover-trials', defaults.failoverTrials, 1),
+    restartEntries: integerFlag(flags, 'restart-entries', defaults.restartEntries, 1),
+    restartTrials: integerFlag(flags, 'restart-trials', defaults.restartTrials, 1),
     outDir: stringFlag(flags, 'out', defaultOutDir(now)),
   };
 }

@@ -1,10 +1,14 @@
 // report.html: the tables of report.md with inline SVG charts (throughput and p99 against
-// concurrency, one line per system). Self-contained: no scripts, no external styles.
+// concurrency, one line per system; the latency distribution at each concurrency, one line per
+// system). Self-contained: no scripts, no external styles.
 import {
   failoverIntro,
   failoverTable,
   nothingOdd,
+  type PlainTable,
   type RunSetup,
+  restartIntro,
+  restartTable,
   type ScenarioTable,
   type SystemSeries,
   scenarioTables,
@@ -25,7 +29,7 @@ function escapeHtml(text: string): string {
 const plotWidthPx = chartWidthPx - chartMargin.left - chartMargin.right;
 const plotHeightPx = chartHeightPx - chartMargin.top - chartMargin.bottom;
 
-/** Pixel positions: concurrency on a categorical x axis (1, 16, 64, 256...), values from 0 up. */
+/** Pixel positions: a categorical x axis (concurrency 1, 16, 64...; or percentiles), values from 0 up. */
 interface ChartScale {
   x(pointIndex: number): number;
   y(value: number): number;
@@ -47,7 +51,13 @@ function chartScale(pointCount: number, values: readonly number[]): ChartScale {
   };
 }
 
-function chartAxes(title: string, concurrencies: readonly number[], scale: ChartScale): string[] {
+/** A categorical x axis: its labels, and what they are. */
+interface XAxis {
+  labels: readonly string[];
+  title: string;
+}
+
+function chartAxes(title: string, xAxis: XAxis, scale: ChartScale): string[] {
   const parts = [`<text x="${chartMargin.left}" y="16" class="title">${escapeHtml(title)}</text>`];
   for (let line = 0; line <= gridLines; line++) {
     const value = (scale.yMax * line) / gridLines;
@@ -57,13 +67,13 @@ function chartAxes(title: string, concurrencies: readonly number[], scale: Chart
       `<text x="${chartMargin.left - 6}" y="${scale.y(value) + 4}" text-anchor="end">${label}</text>`,
     );
   }
-  concurrencies.forEach((concurrency, i) => {
+  xAxis.labels.forEach((label, i) => {
     parts.push(
-      `<text x="${scale.x(i)}" y="${chartHeightPx - 18}" text-anchor="middle">${concurrency}</text>`,
+      `<text x="${scale.x(i)}" y="${chartHeightPx - 18}" text-anchor="middle">${escapeHtml(label)}</text>`,
     );
   });
   parts.push(
-    `<text x="${chartMargin.left + plotWidthPx / 2}" y="${chartHeightPx - 4}" text-anchor="middle">clients</text>`,
+    `<text x="${chartMargin.left + plotWidthPx / 2}" y="${chartHeightPx - 4}" text-anchor="middle">${escapeHtml(xAxis.title)}</text>`,
   );
   return parts;
 }
@@ -88,17 +98,17 @@ function seriesLine(
   ];
 }
 
-/** One line per system of `pick(series)` against concurrency. */
+/** One line per system of `pick(series)` against the x axis's categories. */
 function lineChart(
   title: string,
-  concurrencies: readonly number[],
+  xAxis: XAxis,
   series: readonly SystemSeries[],
   pick: (s: SystemSeries) => (number | undefined)[],
 ): string {
   const values = series.flatMap(pick).filter((v): v is number => v !== undefined && Number.isFinite(v));
-  const scale = chartScale(concurrencies.length, values);
+  const scale = chartScale(xAxis.labels.length, values);
   const parts = [
-    ...chartAxes(title, concurrencies, scale),
+    ...chartAxes(title, xAxis, scale),
     ...series.flatMap((s, row) => seriesLine(pick(s), s.system, row, scale)),
   ];
   return `<svg width="${chartWidthPx}" height="${chartHeightPx}" viewBox="0 0 ${chartWidthPx} ${chartHeightPx}" role="img">${parts.join('')}</svg>`;
@@ -112,21 +122,41 @@ function htmlTable(table: { header: string[]; cells: string[][] }): string {
   return `<table><thead><tr>${head}</tr></thead><tbody>${body}</tbody></table>`;
 }
 
+/**
+ * The latency distribution's x axis: evenly spaced nines (each step a tenth of the requests left
+ * above it), then the slowest request.
+ */
+const cdfPercentiles = [50, 90, 99, 99.9, 99.99, 100];
+const cdfAxis: XAxis = {
+  labels: cdfPercentiles.map((p) => (p === 100 ? 'max' : `p${p}`)),
+  title: 'percentile of requests',
+};
+
+function latencyAt(points: readonly (readonly [number, number])[], percentile: number): number | undefined {
+  return points.find(([p]) => p === percentile)?.[1];
+}
+
 function tableSection(table: ScenarioTable): string {
+  const clients: XAxis = { labels: table.concurrencies.map(String), title: 'clients' };
+  const cdfCharts = table.concurrencies.map((concurrency, i) =>
+    lineChart(`latency (ms) by percentile, ${concurrency} clients`, cdfAxis, table.series, (s) =>
+      cdfPercentiles.map((p) => latencyAt(s.latencyPercentilesMs[i] ?? [], p)),
+    ),
+  );
   return [
     `<h2>${escapeHtml(table.title)}</h2>`,
     htmlTable(table),
     '<div class="charts">',
-    lineChart('throughput (ops/s)', table.concurrencies, table.series, (s) => s.opsPerSec),
-    lineChart('p99 latency (ms)', table.concurrencies, table.series, (s) => s.p99Ms),
+    lineChart('throughput (ops/s)', clients, table.series, (s) => s.opsPerSec),
+    lineChart('p99 latency (ms)', clients, table.series, (s) => s.p99Ms),
+    ...cdfCharts,
     '</div>',
   ].join('\n');
 }
 
-function failoverSection(rows: readonly ResultRow[]): string {
-  const table = failoverTable(rows);
+function plainSection(title: string, intro: string, table: PlainTable | undefined): string {
   if (!table) return '';
-  return `<h2>failover</h2>\n<p>${escapeHtml(failoverIntro)}</p>\n${htmlTable(table)}`;
+  return `<h2>${escapeHtml(title)}</h2>\n<p>${escapeHtml(intro)}</p>\n${htmlTable(table)}`;
 }
 
 const style = `body{font-family:system-ui,sans-serif;margin:24px;color:#222}
@@ -144,7 +174,8 @@ export function renderHtml(rows: readonly ResultRow[], setup: RunSetup, notes: r
 <p>Machine: ${escapeHtml(setup.machine)}</p>
 ${list(setup.lines)}
 ${scenarioTables(rows).map(tableSection).join('\n')}
-${failoverSection(rows)}
+${plainSection('failover', failoverIntro, failoverTable(rows))}
+${plainSection('restart', restartIntro, restartTable(rows))}
 <h2>Notes</h2>
 ${list(notes.length > 0 ? notes : [nothingOdd])}
 </body></html>

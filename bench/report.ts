@@ -1,8 +1,15 @@
-// results.json -> the side-by-side tables (one per scenario and read level, and one of failover
-// times), the notes on anything odd in the run, and report.md. report-html.ts draws the same
-// tables with charts.
+// results.json -> the side-by-side tables (one per scenario and read level, one of failover
+// times, one of restart times), the notes on anything odd in the run, and report.md.
+// report-html.ts draws the same tables with charts.
 import type { SystemName } from './loadgen-protocol.js';
-import { type FailoverRow, isLoadRow, type LoadRow, type ResultRow } from './result-row.js';
+import {
+  type FailoverRow,
+  isLoadRow,
+  type LatencyPoint,
+  type LoadRow,
+  type RestartRow,
+  type ResultRow,
+} from './result-row.js';
 
 /** What the reader needs to know about the run beside the numbers. */
 export interface RunSetup {
@@ -15,6 +22,8 @@ export interface SystemSeries {
   system: SystemName;
   opsPerSec: (number | undefined)[];
   p99Ms: (number | undefined)[];
+  /** Per concurrency, the latency distribution (empty when nothing succeeded). */
+  latencyPercentilesMs: LatencyPoint[][];
 }
 
 export interface ScenarioTable {
@@ -44,16 +53,25 @@ const latencies = (row: LoadRow | undefined) =>
   row && row.ops > 0 ? `${fixed(row.p50Ms, 2)} / ${fixed(row.p99Ms, 2)}` : '—';
 
 export function rowLabel(row: ResultRow): string {
-  if (!isLoadRow(row)) return `failover (${row.extra.label})`;
+  if (!isLoadRow(row)) return `${row.scenario} (${row.extra.label})`;
   const level = row.params.consistency ? `/${row.params.consistency}` : '';
   return `${row.scenario}${level} c=${row.params.concurrency}`;
 }
 
 function tableTitle(row: LoadRow): string {
+  if (row.scenario === 'cas') return 'cas (compare-and-set, every client on one key)';
   return row.params.consistency ? `${row.scenario} (${row.params.consistency} reads)` : row.scenario;
 }
 
-function tableRow(concurrency: number, raftkv: LoadRow | undefined, etcd: LoadRow | undefined): string[] {
+/** cas: attempts that swapped, per second (the rest were refused: another client's swap came first). */
+const swapsPerSec = (row: LoadRow) => (row.ops - (row.extra.conflicts ?? 0)) / row.params.durationSec;
+
+function tableRow(
+  concurrency: number,
+  raftkv: LoadRow | undefined,
+  etcd: LoadRow | undefined,
+  cas: boolean,
+): string[] {
   const both = (pick: (row: LoadRow) => string) =>
     `${raftkv ? pick(raftkv) : '—'} / ${etcd ? pick(etcd) : '—'}`;
   return [
@@ -69,6 +87,7 @@ function tableRow(concurrency: number, raftkv: LoadRow | undefined, etcd: LoadRo
     both((row) => fixed(row.extra.loadgenCpuSec, 1)),
     both((row) => String(row.errors)),
     both((row) => `${row.extra.client}→${row.extra.targets}`),
+    ...(cas ? [both((row) => fixed(swapsPerSec(row), 0))] : []),
   ];
 }
 
@@ -86,6 +105,7 @@ const header = [
   'errors',
   'via',
 ];
+const casHeader = [...header, 'swaps/s (raftkv / etcd)'];
 
 /** One table per scenario and read level, rows by concurrency, raftkv and etcd side by side. */
 export function scenarioTables(allRows: readonly ResultRow[]): ScenarioTable[] {
@@ -97,15 +117,17 @@ export function scenarioTables(allRows: readonly ResultRow[]): ScenarioTable[] {
     const find = (system: SystemName, concurrency: number) =>
       group.find((row) => row.system === system && row.params.concurrency === concurrency);
     const systems = [...new Set(group.map((row) => row.system))];
+    const cas = group[0]!.scenario === 'cas';
     return {
       title,
       concurrencies,
-      header,
-      cells: concurrencies.map((c) => tableRow(c, find('raftkv', c), find('etcd', c))),
+      header: cas ? casHeader : header,
+      cells: concurrencies.map((c) => tableRow(c, find('raftkv', c), find('etcd', c), cas)),
       series: systems.map((system) => ({
         system,
         opsPerSec: concurrencies.map((c) => find(system, c)?.opsPerSec),
         p99Ms: concurrencies.map((c) => p99Of(find(system, c))),
+        latencyPercentilesMs: concurrencies.map((c) => find(system, c)?.extra.latencyPercentilesMs ?? []),
       })),
     };
   });
@@ -141,7 +163,11 @@ function rowFindings(row: LoadRow, cores: number): string[] {
 /** Everything a reader should not miss, one line per row that has something. */
 export function runNotes(rows: readonly ResultRow[], cores: number): string[] {
   return rows.flatMap((row) => {
-    const findings = isLoadRow(row) ? rowFindings(row, cores) : failoverFindings(row);
+    const findings = isLoadRow(row)
+      ? rowFindings(row, cores)
+      : row.scenario === 'failover'
+        ? failoverFindings(row)
+        : restartFindings(row);
     return findings.length > 0 ? [`${row.system} ${rowLabel(row)}: ${findings.join('; ')}`] : [];
   });
 }
@@ -158,8 +184,16 @@ function failoverFindings(row: FailoverRow): string[] {
   return findings;
 }
 
-/** The failover table: one row per system and timing, raftkv's times against each. */
-export interface FailoverTable {
+function restartFindings(row: RestartRow): string[] {
+  const findings: string[] = [];
+  if (row.extra.failure) findings.push(row.extra.failure);
+  if (row.extra.fillOps < row.params.entries)
+    findings.push(`only ${row.extra.fillOps} of ${row.params.entries} writes loaded the log`);
+  return findings;
+}
+
+/** A table without charts (failover, restart). */
+export interface PlainTable {
   header: string[];
   cells: string[][];
 }
@@ -176,8 +210,9 @@ const failoverHeader = [
   'spurious elections',
 ];
 
-export function failoverTable(rows: readonly ResultRow[]): FailoverTable | undefined {
-  const failovers = rows.filter((row): row is FailoverRow => !isLoadRow(row));
+/** The failover table: one row per system and timing, raftkv's times against each. */
+export function failoverTable(rows: readonly ResultRow[]): PlainTable | undefined {
+  const failovers = rows.filter((row): row is FailoverRow => row.scenario === 'failover');
   if (failovers.length === 0) return undefined;
   const raftkv = failovers.find((row) => row.system === 'raftkv');
   const times = (row: FailoverRow | undefined) =>
@@ -205,6 +240,41 @@ export const failoverIntro =
   'the killed member is restarted and the cluster caught up before the next trial. ' +
   "Both systems draw election timeouts in [timeout, 2 × timeout); etcd is run once with raftkv's timeouts, once with its defaults.";
 
+export const restartIntro =
+  'A long log first: distinct-key writes, one log entry each, closed loop over all members. Then one follower is ' +
+  'killed (SIGKILL) and started again on its data directory; the time is from the spawn to its first ready answer. ' +
+  'raftkv has no snapshots yet, so it reloads its whole log; etcd restarts from its latest snapshot (every 100 000 entries by default).';
+
+const restartHeader = [
+  'system',
+  'log entries (applied index)',
+  'data dir MB',
+  'trials (failed)',
+  'ready p50 ms',
+  'ready max ms',
+  'p50 raftkv÷this',
+  'fill writes/s',
+];
+
+/** The restart table: one row per system. */
+export function restartTable(rows: readonly ResultRow[]): PlainTable | undefined {
+  const restarts = rows.filter((row): row is RestartRow => row.scenario === 'restart');
+  if (restarts.length === 0) return undefined;
+  const raftkv = restarts.find((row) => row.system === 'raftkv');
+  const p50 = (row: RestartRow | undefined) => (row && row.ops > 0 ? row.p50Ms : undefined);
+  const cells = restarts.map((row) => [
+    row.extra.label,
+    String(row.extra.appliedIndex),
+    fixed(row.extra.dataBytes / 1024 ** 2, 0),
+    `${row.params.trials} (${row.errors})`,
+    row.ops > 0 ? fixed(row.p50Ms, 0) : '—',
+    row.ops > 0 ? fixed(row.p999Ms, 0) : '—',
+    row === raftkv ? '—' : ratio(p50(raftkv), p50(row)),
+    row.extra.fillSec > 0 ? fixed(row.extra.fillOps / row.extra.fillSec, 0) : '—',
+  ]);
+  return { header: restartHeader, cells };
+}
+
 function markdownTable(table: { header: string[]; cells: string[][] }): string {
   const line = (cells: readonly string[]) => `| ${cells.join(' | ')} |`;
   return [line(table.header), line(table.header.map(() => '---')), ...table.cells.map(line)].join('\n');
@@ -218,6 +288,8 @@ export function renderMarkdown(
   const sections = scenarioTables(rows).map((table) => `## ${table.title}\n\n${markdownTable(table)}`);
   const failover = failoverTable(rows);
   if (failover) sections.push(`## failover\n\n${failoverIntro}\n\n${markdownTable(failover)}`);
+  const restart = restartTable(rows);
+  if (restart) sections.push(`## restart\n\n${restartIntro}\n\n${markdownTable(restart)}`);
   return [
     `# raftkv vs etcd — ${setup.startedAt}`,
     '',

@@ -1,5 +1,6 @@
 // One row of results.json (design.md §6 "Bench output"): one system, one scenario, one point
-// (a load row) or one system's series of leader kills (a failover row).
+// (a load row), one system's series of leader kills (a failover row) or of member restarts on a
+// long log (a restart row).
 import type {
   ClientKind,
   LoadPattern,
@@ -17,9 +18,13 @@ export interface VariantResult {
   failure?: string;
 }
 
+/** Latency at a percentile of the window's successful requests: [percentile, ms]. */
+export type LatencyPoint = [number, number];
+
 export interface LoadRow {
   system: SystemName;
-  scenario: 'put' | 'get';
+  /** cas: compare-and-set attempts on one key; each answer, a swap or a refusal, is an op. */
+  scenario: 'put' | 'get' | 'cas';
   params: {
     concurrency: number;
     consistency?: ReadConsistency;
@@ -45,6 +50,10 @@ export interface LoadRow {
     errorKinds: Record<string, number>;
     meanMs: number;
     maxMs: number;
+    /** The latency distribution (for the CDF charts), percentiles from 0 to 100. */
+    latencyPercentilesMs: LatencyPoint[];
+    /** cas only: the attempts refused because another client's swap came first. */
+    conflicts?: number;
     loadgenCpuSec: number;
     serverCpuSecByProcess: Record<string, number>;
     /** CPU of the other system's (idle) cluster in the same window: background noise on a shared machine. */
@@ -89,8 +98,39 @@ export interface FailoverRow {
   };
 }
 
-export type ResultRow = LoadRow | FailoverRow;
+export interface RestartRow {
+  system: SystemName;
+  scenario: 'restart';
+  params: { entries: number; trials: number };
+  /** Trials in which the restarted member became ready; `errors` are the ones in which it did not. */
+  ops: number;
+  /** Over the trials' times from spawning the killed member's process to its first ready answer. */
+  p50Ms: number;
+  p99Ms: number;
+  /** The slowest trial. */
+  p999Ms: number;
+  errors: number;
+  extra: {
+    label: string;
+    /** The restarted member (a follower), e.g. n2 or e2. */
+    member: string;
+    /** How the system tells it is ready: raftkv `/readyz`, etcd `/health`. */
+    readyProbe: string;
+    /** The member's applied index before the first kill: the log it restarts on. */
+    appliedIndex: number;
+    /** Its data directory's size then. */
+    dataBytes: number;
+    /** The writes that loaded the log: distinct keys, closed loop over all members. */
+    fillOps: number;
+    fillSec: number;
+    /** Each trial's time to ready, in order. */
+    trialsMs: number[];
+    failure?: string;
+  };
+}
+
+export type ResultRow = LoadRow | FailoverRow | RestartRow;
 
 export function isLoadRow(row: ResultRow): row is LoadRow {
-  return row.scenario !== 'failover';
+  return row.scenario !== 'failover' && row.scenario !== 'restart';
 }

@@ -6,8 +6,10 @@ import type { LoadgenParams, LoadgenResult } from './loadgen-protocol.js';
 const loadgenPath = fileURLToPath(new URL('./loadgen.js', import.meta.url));
 /** Beyond a timed run's own length: process start, connecting, draining and closing. */
 const loadgenSlackMs = 60_000;
-/** A fill has no set length; this bounds it (100k keys at a slow 200 writes/s fits). */
-const fillTimeoutMs = 600_000;
+/** A fill has no set length; this bounds it: at least this long, and at least fillMsPerKey per key. */
+const fillTimeoutMsMin = 600_000;
+/** 500 writes/s: well below either system's rate on a small machine. */
+const fillMsPerKey = 2;
 
 export class LoadgenAborted extends Error {
   override name = 'LoadgenAborted';
@@ -15,7 +17,9 @@ export class LoadgenAborted extends Error {
 
 export function runLoadgen(params: LoadgenParams, signal: AbortSignal): Promise<LoadgenResult> {
   const timeoutMs =
-    params.pattern === 'fill' ? fillTimeoutMs : params.warmupMs + params.durationMs + loadgenSlackMs;
+    params.pattern === 'fill'
+      ? Math.max(fillTimeoutMsMin, params.keyCount * fillMsPerKey)
+      : params.warmupMs + params.durationMs + loadgenSlackMs;
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(new LoadgenAborted('the bench was interrupted'));
     const child = spawn(process.execPath, [loadgenPath, JSON.stringify(params)], {

@@ -1,20 +1,26 @@
 // The measurements: for each scenario, level and concurrency, each system in turn under the same
 // load from a fresh load-generator process, every way of reaching it, keeping the fastest. Reads
-// first load the whole keyspace so every read finds its key. Failover (failover.ts) kills leaders
-// of raftkv, of an extra etcd with raftkv's timeouts, and of the etcd with its defaults.
+// first load the whole keyspace so every read finds its key; cas runs every client on one key.
+// Failover (failover.ts) kills leaders of raftkv, of an extra etcd with raftkv's timeouts, and of
+// the etcd with its defaults. Restart (restart.ts) loads a long log, then restarts a follower.
 import { join } from 'node:path';
 
 import { roundCpuSec } from './cpu.js';
 import { runFailover } from './failover.js';
 import type { LoadgenParams, LoadgenResult, LoadPattern, ReadConsistency } from './loadgen-protocol.js';
 import type { BenchOptions } from './options.js';
-import type { FailoverRow, LoadRow, ResultRow, VariantResult } from './result-row.js';
+import { runRestart } from './restart.js';
+import type { FailoverRow, LoadRow, RestartRow, ResultRow, VariantResult } from './result-row.js';
 import { LoadgenAborted, runLoadgen } from './run-loadgen.js';
 import { type BenchSystem, type RunningSystems, raftkvTiming, type Variant } from './systems.js';
 
 /** Size of every written value (design: ~100 bytes). */
 export const valueBytes = 100;
 const keyPrefix = 'bench/k';
+/** The restart scenario's writes: keys of their own, so its log holds that many more entries. */
+const restartKeyPrefix = 'bench/restart/k';
+/** Clients of the restart scenario's fill: enough to load a million entries in minutes. */
+const restartFillConcurrency = 256;
 /** A request unanswered after this long counts as a timeout error. */
 const requestTimeoutMs = 10_000;
 /** Warm-up before each window: this share of the window, at most warmupMsMax. */
@@ -55,6 +61,8 @@ const noResult: LoadgenResult = {
   p999Ms: 0,
   meanMs: 0,
   maxMs: 0,
+  latencyPercentilesMs: [],
+  conflicts: 0,
   loadgenCpuSec: 0,
   cpuSecByPid: {},
   machineCpuSec: 0,
@@ -95,8 +103,12 @@ export class ScenarioRunner {
         rows.push(...(await this.failover()));
         continue;
       }
+      if (scenario === 'restart') {
+        for (const system of this.systems) rows.push(await this.restart(system));
+        continue;
+      }
       if (scenario === 'get') for (const system of this.systems) await this.fill(system);
-      const levels = scenario === 'put' ? [undefined] : readConsistencies;
+      const levels = scenario === 'get' ? readConsistencies : [undefined];
       for (const consistency of levels) {
         for (const concurrency of this.options.concurrencies) {
           for (const system of this.systems) {
@@ -124,6 +136,21 @@ export class ScenarioRunner {
       rows.push(await runFailover(system.failover, trials, this.signal));
     }
     return rows;
+  }
+
+  /** Loads `restartEntries` writes of keys of their own, then restarts one follower `restartTrials` times. */
+  private async restart(system: BenchSystem): Promise<RestartRow> {
+    const entries = this.options.restartEntries;
+    const point: Point = { scenario: 'put', consistency: undefined, concurrency: restartFillConcurrency };
+    const { result, failure } = await this.measure(system, system.variants[0]!, point, 'fill', {
+      keyCount: entries,
+      keyPrefix: restartKeyPrefix,
+    });
+    console.error(
+      `restart fill ${system.name}: ${failure ?? `${result.ops} of ${entries} writes in ${result.windowSec.toFixed(1)} s, ${describeResult(result)}`}`,
+    );
+    const fill = { ops: result.ops, sec: result.windowSec };
+    return runRestart(system.failover, fill, { entries, trials: this.options.restartTrials }, this.signal);
   }
 
   /** Unmeasured writes before the first point (see warmUpConcurrency); a failure is logged. */
@@ -175,10 +202,10 @@ export class ScenarioRunner {
     variant: Variant,
     point: Point,
     pattern: LoadPattern,
-    window?: Pick<LoadgenParams, 'warmupMs' | 'durationMs'>,
+    overrides?: Partial<Pick<LoadgenParams, 'warmupMs' | 'durationMs' | 'keyCount' | 'keyPrefix'>>,
   ): Promise<Measured> {
     try {
-      const params = { ...(await this.loadgenParams(system, variant, point, pattern)), ...window };
+      const params = { ...(await this.loadgenParams(system, variant, point, pattern)), ...overrides };
       return { variant, result: await runLoadgen(params, this.signal) };
     } catch (error) {
       if (error instanceof LoadgenAborted) throw error;
@@ -247,6 +274,8 @@ export class ScenarioRunner {
         errorKinds: result.errorKinds,
         meanMs: result.meanMs,
         maxMs: result.maxMs,
+        latencyPercentilesMs: result.latencyPercentilesMs,
+        ...(point.scenario === 'cas' ? { conflicts: result.conflicts } : {}),
         loadgenCpuSec: result.loadgenCpuSec,
         serverCpuSecByProcess: Object.fromEntries(system.processes.map((p) => [p.name, cpuOf(p.pid)])),
         otherSystemCpuSec,

@@ -2,11 +2,13 @@
 // where to send requests, which processes to charge CPU to, and how each may be reached.
 import { copyFile, mkdir, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { request } from 'undici';
 import { RealCluster, waitFor } from '../jepsen-lite/real/real-cluster.js';
 import { defaultRaftConfig, tickMs } from '../src/config.js';
 import { EtcdCluster, etcdDefaultTiming, type RaftTiming } from './etcd-cluster.js';
 import type { FailoverSubject, MemberState } from './failover.js';
 import type { ClientKind, SystemName, TargetNodes } from './loadgen-protocol.js';
+import { directoryBytes } from './restart.js';
 
 /** Five members in each cluster, the size raftkv is built for (design.md). */
 export const clusterSize = 5;
@@ -14,6 +16,8 @@ export const clusterSize = 5;
 const startLeaderDeadlineMs = 60_000;
 /** Before each measurement: a healthy cluster answers at once; a broken one costs this much per point. */
 const pointLeaderDeadlineMs = 20_000;
+/** One readiness probe of a restarting member; it is asked again until its deadline. */
+const readyProbeTimeoutMs = 1_000;
 
 export interface Variant {
   client: ClientKind;
@@ -95,6 +99,17 @@ function raftkvFailover(cluster: RealCluster): FailoverSubject {
       ),
     kill: (index) => cluster.kill(ids[index]!),
     restart: (index) => cluster.startNode(ids[index]!),
+    isReady: async (index) => {
+      const answer = await request(`${cluster.url(ids[index]!)}/readyz`, {
+        headersTimeout: readyProbeTimeoutMs,
+        bodyTimeout: readyProbeTimeoutMs,
+      }).catch(() => undefined);
+      await answer?.body.dump();
+      return answer?.statusCode === 200;
+    },
+    readyProbe: 'GET /readyz: 200 (knows a leader, applied up to its commit index)',
+    memberName: (index) => `n${ids[index]}`,
+    dataBytes: (index) => directoryBytes(join(cluster.dataDir, `n${ids[index]}`)),
   };
 }
 
@@ -109,6 +124,10 @@ function etcdFailover(cluster: EtcdCluster, timing: RaftTiming, label: string): 
     memberStates: () => cluster.memberStates(),
     kill: (index) => cluster.kill(index),
     restart: (index) => cluster.restart(index),
+    isReady: (index) => cluster.isHealthy(index, readyProbeTimeoutMs),
+    readyProbe: 'GET /health: {"health":"true"} (has a leader, a quorum read through it succeeds)',
+    memberName: (index) => cluster.memberName(index),
+    dataBytes: (index) => directoryBytes(cluster.memberDataDir(index)),
   };
 }
 

@@ -9,13 +9,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { etcdInstallCommand, findEtcdBinary } from '../../bench/etcd-cluster.js';
-import type { FailoverRow, LoadRow } from '../../bench/result-row.js';
+import type { FailoverRow, LoadRow, RestartRow } from '../../bench/result-row.js';
 import { cliPath } from '../support/cli.js';
 
 /** Two concurrencies x six ways of writing x ~2 s each, plus starting and stopping ten processes. */
 const benchDeadlineMs = 240_000;
 /** Three series of 2 kills (~5 s each on a quiet machine), plus starting and stopping fifteen processes. */
 const failoverDeadlineMs = 240_000;
+/** One cas point (six ways), two fills of a few thousand writes and four restarts. */
+const casRestartDeadlineMs = 240_000;
+/** Writes that load the log before the restarts: enough to cross a few LevelDB memtables, quick to write. */
+const smokeRestartEntries = 3_000;
 
 interface RunOutput {
   code: number | null;
@@ -124,5 +128,66 @@ describe('raftkv bench --quick', () => {
       expect(await readFile(join(outDir, 'report.html'), 'utf8')).toContain('<h2>failover</h2>');
     },
     failoverDeadlineMs,
+  );
+
+  it(
+    'measures compare-and-set on one key and restarts on a loaded log for both systems',
+    async () => {
+      requireEtcdAndBuild();
+      outDir = await mkdtemp(join(tmpdir(), 'raftkv-bench-smoke-'));
+      const run = await runCli([
+        'bench',
+        '--quick',
+        '--scenario',
+        'restart,cas',
+        '--concurrency',
+        '16',
+        '--duration',
+        '1',
+        '--restart-entries',
+        String(smokeRestartEntries),
+        '--restart-trials',
+        '2',
+        '--out',
+        outDir,
+      ]);
+      expect(run.code, `raftkv bench failed:\n${run.stderr}`).toBe(0);
+
+      const rows = JSON.parse(await readFile(join(outDir, 'results.json'), 'utf8')) as (
+        | LoadRow
+        | RestartRow
+      )[];
+      // The scenarios run in their fixed order whatever the order asked: load points before restarts.
+      expect(rows.map((row) => [row.scenario, row.system])).toEqual([
+        ['cas', 'raftkv'],
+        ['cas', 'etcd'],
+        ['restart', 'raftkv'],
+        ['restart', 'etcd'],
+      ]);
+      for (const row of rows.filter((r): r is LoadRow => r.scenario === 'cas')) {
+        expect(row.ops, row.system).toBeGreaterThan(0);
+        expect(row.errors, `${row.system}: ${JSON.stringify(row.extra.errorKinds)}`).toBe(0);
+        // 16 clients on one key: some attempts swap and some are refused.
+        const conflicts = row.extra.conflicts ?? -1;
+        expect(conflicts, row.system).toBeGreaterThan(0);
+        expect(conflicts, row.system).toBeLessThan(row.ops);
+        expect(row.extra.latencyPercentilesMs.map(([p]) => p)).toContain(99.9);
+      }
+      for (const row of rows.filter((r): r is RestartRow => r.scenario === 'restart')) {
+        expect(row.extra.fillOps, row.system).toBe(smokeRestartEntries);
+        expect(row.ops, `${row.system}: ${row.extra.failure ?? ''}`).toBe(2);
+        expect(row.extra.trialsMs).toHaveLength(2);
+        for (const ms of row.extra.trialsMs) expect(Number.isFinite(ms) && ms > 0, row.system).toBe(true);
+        expect(row.extra.appliedIndex, row.system).toBeGreaterThanOrEqual(smokeRestartEntries);
+        expect(row.extra.dataBytes, row.system).toBeGreaterThan(0);
+      }
+      const markdown = await readFile(join(outDir, 'report.md'), 'utf8');
+      expect(markdown).toContain('## cas (compare-and-set, every client on one key)');
+      expect(markdown).toContain('## restart');
+      const html = await readFile(join(outDir, 'report.html'), 'utf8');
+      expect(html).toContain('latency (ms) by percentile, 16 clients');
+      expect(html).toContain('<h2>restart</h2>');
+    },
+    casRestartDeadlineMs,
   );
 });

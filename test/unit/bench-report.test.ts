@@ -1,0 +1,142 @@
+// The bench's flags and reports, without running anything: which scenarios a flag asks for, and
+// what report.md and report.html show for load, cas, failover and restart rows.
+import { describe, expect, it } from 'vitest';
+import { parseBenchOptions } from '../../bench/options.js';
+import { renderMarkdown, restartTable, runNotes, scenarioTables } from '../../bench/report.js';
+import { renderHtml } from '../../bench/report-html.js';
+import type { LatencyPoint, LoadRow, RestartRow, ResultRow } from '../../bench/result-row.js';
+import { UsageError } from '../../src/cli-args.js';
+
+const setup = { startedAt: '2026-11-27T00:00:00.000Z', machine: 'test machine', lines: ['a line'] };
+
+function latencies(scale: number): LatencyPoint[] {
+  return [0, 50, 90, 99, 99.9, 99.99, 100].map((p): LatencyPoint => [p, scale * (1 + p / 10)]);
+}
+
+function loadRow(
+  system: 'raftkv' | 'etcd',
+  scenario: LoadRow['scenario'],
+  concurrency: number,
+  ops: number,
+  conflicts?: number,
+): LoadRow {
+  return {
+    system,
+    scenario,
+    params: { concurrency, pattern: 'closed', durationSec: 10, keyCount: 1000, valueBytes: 100 },
+    ops,
+    opsPerSec: ops / 10,
+    p50Ms: 2,
+    p99Ms: 9,
+    p999Ms: 12,
+    errors: 0,
+    cpuSec: 5,
+    extra: {
+      client: system === 'raftkv' ? 'http' : 'grpc',
+      targets: 'all',
+      variants: [],
+      errorKinds: {},
+      meanMs: 3,
+      maxMs: 20,
+      latencyPercentilesMs: latencies(system === 'raftkv' ? 1 : 2),
+      ...(conflicts === undefined ? {} : { conflicts }),
+      loadgenCpuSec: 1,
+      serverCpuSecByProcess: {},
+      otherSystemCpuSec: 0,
+      outsideCpuSec: 0,
+    },
+  };
+}
+
+function restartRow(system: 'raftkv' | 'etcd', trialsMs: number[], fillOps: number): RestartRow {
+  const sorted = [...trialsMs].sort((a, b) => a - b);
+  return {
+    system,
+    scenario: 'restart',
+    params: { entries: 1000, trials: 3 },
+    ops: trialsMs.length,
+    p50Ms: sorted[Math.ceil(sorted.length / 2) - 1] ?? 0,
+    p99Ms: sorted.at(-1) ?? 0,
+    p999Ms: sorted.at(-1) ?? 0,
+    errors: 3 - trialsMs.length,
+    extra: {
+      label: system === 'raftkv' ? 'raftkv' : 'etcd defaults',
+      member: system === 'raftkv' ? 'n2' : 'e2',
+      readyProbe: 'probe',
+      appliedIndex: 1234,
+      dataBytes: 5 * 1024 ** 2,
+      fillOps,
+      fillSec: 2,
+      trialsMs,
+      ...(trialsMs.length < 3 ? { failure: 'stopped after 2 of 3 trials: no ready answer' } : {}),
+    },
+  };
+}
+
+describe('bench flags', () => {
+  it('runs the scenarios asked in their fixed order, and all of them for all', () => {
+    expect(parseBenchOptions(['--scenario', 'restart,put']).scenarios).toEqual(['put', 'restart']);
+    expect(parseBenchOptions(['--scenario', 'cas']).scenarios).toEqual(['cas']);
+    expect(parseBenchOptions([]).scenarios).toEqual(['put', 'get', 'cas', 'failover', 'restart']);
+  });
+
+  it('refuses unknown scenarios and bad restart counts', () => {
+    expect(() => parseBenchOptions(['--scenario', 'put,bogus'])).toThrow(UsageError);
+    expect(() => parseBenchOptions(['--restart-entries', '0'])).toThrow(UsageError);
+    expect(() => parseBenchOptions(['--restart-trials', 'x'])).toThrow(UsageError);
+  });
+
+  it('restarts on a million entries by default and on a few thousand with --quick', () => {
+    expect(parseBenchOptions([])).toMatchObject({ restartEntries: 1_000_000, restartTrials: 3 });
+    expect(parseBenchOptions(['--quick']).restartEntries).toBeLessThan(10_000);
+    expect(parseBenchOptions(['--quick', '--restart-entries', '42']).restartEntries).toBe(42);
+  });
+});
+
+describe('bench report', () => {
+  const rows: ResultRow[] = [
+    loadRow('raftkv', 'put', 16, 30_000),
+    loadRow('etcd', 'put', 16, 20_000),
+    loadRow('raftkv', 'cas', 16, 10_000, 9_000),
+    loadRow('etcd', 'cas', 16, 8_000, 7_600),
+    restartRow('raftkv', [900, 1100, 1000], 1000),
+    restartRow('etcd', [400, 600], 900),
+  ];
+
+  it('gives cas its own table, with swaps per second beside the attempts', () => {
+    const cas = scenarioTables(rows).find((table) => table.title.startsWith('cas'))!;
+    expect(cas.header.at(-1)).toBe('swaps/s (raftkv / etcd)');
+    // (10000 - 9000) / 10 s and (8000 - 7600) / 10 s.
+    expect(cas.cells[0]!.at(-1)).toBe('100 / 40');
+    expect(cas.cells[0]![3]).toBe('1.25×');
+    const put = scenarioTables(rows).find((table) => table.title === 'put')!;
+    expect(put.header).not.toContain('swaps/s (raftkv / etcd)');
+  });
+
+  it('tables restarts with raftkv against each system, and calls out short fills and failed trials', () => {
+    const table = restartTable(rows)!;
+    expect(table.cells).toEqual([
+      ['raftkv', '1234', '5', '3 (0)', '1000', '1100', '—', '500'],
+      ['etcd defaults', '1234', '5', '3 (1)', '400', '600', '2.50×', '450'],
+    ]);
+    const notes = runNotes(rows, 2);
+    expect(notes).toContainEqual(
+      expect.stringMatching(/^etcd restart \(etcd defaults\): stopped after 2 of 3/),
+    );
+    expect(notes).toContainEqual(expect.stringContaining('only 900 of 1000 writes loaded the log'));
+    expect(notes.some((note) => note.startsWith('raftkv restart'))).toBe(false);
+  });
+
+  it('writes every section to report.md, and the latency distribution per concurrency to report.html', () => {
+    const markdown = renderMarkdown(rows, setup, runNotes(rows, 2));
+    for (const heading of ['## put', '## cas (compare-and-set, every client on one key)', '## restart'])
+      expect(markdown).toContain(heading);
+    const html = renderHtml(rows, setup, []);
+    expect(html.match(/latency \(ms\) by percentile, 16 clients/g)).toHaveLength(2);
+    expect(html).toContain('<h2>restart</h2>');
+    // The CDF's x axis is the evenly spaced nines, then the slowest request.
+    for (const label of ['p50', 'p99.9', 'p99.99', 'max']) expect(html).toContain(`>${label}</text>`);
+    // raftkv's p99.99 in the fixture: 1 × (1 + 99.99 / 10).
+    expect(html).toContain('raftkv: 11.00');
+  });
+});
