@@ -50,7 +50,7 @@ const opsPerCpuSec = (row: LoadRow | undefined) =>
 /** A row without a single success has no latency to show. */
 const p99Of = (row: LoadRow | undefined) => (row && row.ops > 0 ? row.p99Ms : undefined);
 const latencies = (row: LoadRow | undefined) =>
-  row && row.ops > 0 ? `${fixed(row.p50Ms, 2)} / ${fixed(row.p99Ms, 2)}` : '—';
+  row && row.ops > 0 ? `${fixed(row.p50Ms, 2)} / ${fixed(row.p99Ms, 2)} / ${fixed(row.p999Ms, 1)}` : '—';
 
 export function rowLabel(row: ResultRow): string {
   if (!isLoadRow(row)) return `${row.scenario} (${row.extra.label})`;
@@ -96,8 +96,8 @@ const header = [
   'raftkv ops/s',
   'etcd ops/s',
   'ops/s raftkv÷etcd',
-  'raftkv p50 / p99 ms',
-  'etcd p50 / p99 ms',
+  'raftkv p50 / p99 / p99.9 ms',
+  'etcd p50 / p99 / p99.9 ms',
   'p99 raftkv÷etcd',
   'ops per server CPU-s (raftkv / etcd)',
   'server CPU s',

@@ -111,6 +111,8 @@ describe('bench report', () => {
     expect(cas.cells[0]![3]).toBe('1.25×');
     const put = scenarioTables(rows).find((table) => table.title === 'put')!;
     expect(put.header).not.toContain('swaps/s (raftkv / etcd)');
+    expect(put.header[4]).toBe('raftkv p50 / p99 / p99.9 ms');
+    expect(put.cells[0]![4]).toBe('2.00 / 9.00 / 12.0');
   });
 
   it('tables restarts with raftkv against each system, and calls out short fills and failed trials', () => {
