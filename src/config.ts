@@ -245,6 +245,11 @@ export interface HttpTransportLimits {
   bodyTimeoutMs: number;
   /** Pause after the first failed stream to a peer; doubles on each further failure. */
   retryBackoffMsMin: number;
+  /**
+   * The longest pause between attempts: a restarted peer hears from this node at most this long
+   * after it listens (etcd's peer streams redial every 100 ms). An attempt at a dead loopback port
+   * costs one refused connect.
+   */
   retryBackoffMsMax: number;
   /**
    * Largest batch the receiving side accepts, as a `POST /raft` body or as one frame of a stream.
@@ -263,7 +268,7 @@ export const defaultHttpTransportLimits: HttpTransportLimits = {
   headersTimeoutMs: 2_000,
   bodyTimeoutMs: 2_000,
   retryBackoffMsMin: 50,
-  retryBackoffMsMax: 500,
+  retryBackoffMsMax: 100,
   requestBodyBytesMax: 16 * 1024 * 1024,
 };
 
