@@ -10,7 +10,12 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { HardState } from '../raft/messages.js';
 import { crc32 } from './crc32.js';
 import type { DurableStorage, StorageUpdate } from './durable-storage.js';
-import { type LevelDb, LevelStorage, type LevelStorageOptions } from './level-storage.js';
+import {
+  type LevelDb,
+  LevelStorage,
+  type LevelStorageOptions,
+  logLoadBatchEntries,
+} from './level-storage.js';
 import { liveTables } from './leveldb-verify.js';
 import { MemoryDurableStorage } from './memory-durable-storage.js';
 import { contractConfig, testEntries, testEntry } from './storage.contract.js';
@@ -197,6 +202,27 @@ describe('LevelStorage start-up checks', () => {
     await storage.close();
     await expect(open(dataDir)).rejects.toThrow(
       /^log entry 5 is corrupt \(CRC mismatch\) and is the last entry/,
+    );
+  });
+
+  it('loads a log longer than one read batch whole, and still knows its last entry', async () => {
+    const dataDir = await newDataDir();
+    const storage = await open(dataDir);
+    const count = 2 * logLoadBatchEntries + 3;
+    const written = testEntries(
+      1,
+      Array.from({ length: count }, (_, i) => 1 + Math.floor(i / 1000)),
+    );
+    await storage.save({ hardState: null, entries: written });
+    await storage.close();
+    const reopened = await open(dataDir);
+    expect(reopened.lastIndex()).toBe(count);
+    expect(reopened.entries(1, count + 1, Number.POSITIVE_INFINITY)).toEqual(written);
+    const [key, bytes] = (await storedLog(reopened.db)).at(-1)!;
+    await reopened.db.put(key, bytes.subarray(0, bytes.byteLength - 3));
+    await reopened.close();
+    await expect(open(dataDir)).rejects.toThrow(
+      new RegExp(`^log entry ${count} is corrupt \\(CRC mismatch\\) and is the last entry`),
     );
   });
 

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import { Packr } from 'msgpackr';
 import { assert } from '../assert.js';
+import { ByteArena } from '../byte-arena.js';
 import { defaultStorageWriteBufferMib, storageWriteBufferMibMax } from '../config.js';
 import type { Entry, EntryType, HardState, NodeId } from '../raft/messages.js';
 import { type ConfigState, emptyHardState, MemoryStorage, type SnapshotMeta } from '../raft/storage.js';
@@ -22,6 +23,8 @@ export const storageFormatVersion = 1;
 export const entryFormatVersion = 1;
 /** Every key the state machine writes starts with these bytes (UTF-8); no key of LevelStorage does. */
 export const stateMachinePrefix = 's/';
+/** Stored entries read from LevelDB at once while loading the log at start. */
+export const logLoadBatchEntries = 1024;
 
 /** Opened with 'view' (bytes) as its default key and value encodings. */
 export type LevelDb = BytesLevel;
@@ -278,11 +281,18 @@ async function loadMirror(db: LevelDb, dataDir: string): Promise<MemoryStorage> 
 }
 
 /** Every stored entry, checked: CRC and format, indices contiguous after the snapshot, terms never falling. */
+/**
+ * Reads the log in order, a batch of stored entries at a time (not all at once: at a million
+ * entries the stored form alone would double the memory the log needs), checking each one. Each
+ * entry's data is copied into an arena, so no LevelDB value stays alive behind it.
+ */
 async function loadLog(db: LevelDb, dataDir: string, snapshotMeta: SnapshotMeta): Promise<Entry[]> {
-  const stored = await db.iterator({ gte: logKey(0), lte: logKey(Number.MAX_SAFE_INTEGER) }).all();
   const entries: Entry[] = [];
+  const arena = new ByteArena();
+  const iterator = db.iterator({ gte: logKey(0), lte: logKey(Number.MAX_SAFE_INTEGER) });
   let previous = { index: snapshotMeta.index, term: snapshotMeta.term };
-  stored.forEach(([key, bytes], position) => {
+  let unchecked: [Uint8Array, Uint8Array] | undefined;
+  const check = ([key, bytes]: [Uint8Array, Uint8Array], isLast: boolean) => {
     const index = logKeyIndex(key);
     if (index !== previous.index + 1) {
       throw new StorageError(
@@ -290,7 +300,7 @@ async function loadLog(db: LevelDb, dataDir: string, snapshotMeta: SnapshotMeta)
         `the log in ${dataDir} has a gap: entry ${index} follows entry ${previous.index}: ${restoreAdvice(dataDir)}`,
       );
     }
-    const entry = decodeStoredEntry(bytes, index, position === stored.length - 1, dataDir);
+    const entry = decodeStoredEntry(bytes, index, isLast, dataDir);
     if (entry.term < previous.term) {
       throw new StorageError(
         'DATA_CORRUPT',
@@ -298,9 +308,23 @@ async function loadLog(db: LevelDb, dataDir: string, snapshotMeta: SnapshotMeta)
           restoreAdvice(dataDir),
       );
     }
+    entry.data = arena.copy(entry.data);
     entries.push(entry);
     previous = entry;
-  });
+  };
+  try {
+    // Each entry is checked once the next is read, so the last one is known as the last.
+    for (let batch = await iterator.nextv(logLoadBatchEntries); batch.length > 0; ) {
+      for (const stored of batch) {
+        if (unchecked) check(unchecked, false);
+        unchecked = stored;
+      }
+      batch = await iterator.nextv(logLoadBatchEntries);
+    }
+    if (unchecked) check(unchecked, true);
+  } finally {
+    await iterator.close();
+  }
   return entries;
 }
 

@@ -2,6 +2,7 @@
 // shape only (each field present and of its type, nothing else); limits and ranges are checked by
 // each service's validate(), before proposing and again in apply.
 import { Packr } from 'msgpackr';
+import { ByteArena } from '../byte-arena.js';
 import { RaftkvError } from '../errors.js';
 import { requestIdBytesMax } from './limits.js';
 
@@ -44,8 +45,12 @@ export class MalformedCommandError extends RaftkvError {
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
 
+/** Where encoded commands live: they stay in the log (in memory) until it is compacted. */
+const commandArena = new ByteArena();
+
+/** The command's bytes, copied out of msgpackr's shared buffer (see ByteArena). */
 export function encodeCommand(command: Command): Uint8Array {
-  return packr.pack(command);
+  return commandArena.copy(packr.pack(command));
 }
 
 interface FieldShape {
