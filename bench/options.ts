@@ -30,7 +30,10 @@ export interface BenchOptions {
 
 const fullRun = {
   durationSec: 10,
-  warmUpSec: 5,
+  // A node's V8 background threads spend about a fifth of its CPU compiling for its first 15 s
+  // under load and about 4% by 30 s; after 4 s of warm-up, JIT work was still 14% of a 64-client
+  // write point's CPU (measured with perf, 2026-11-27).
+  warmUpSec: 30,
   concurrencies: [1, 16, 64, 256],
   keyCount: 100_000,
   failoverTrials: 20,
