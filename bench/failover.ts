@@ -7,7 +7,7 @@ import { performance } from 'node:perf_hooks';
 import type { RaftTiming } from './etcd-cluster.js';
 import { createKvDriver, type KvDriver } from './kv-drivers.js';
 import type { ClientKind, SystemName } from './loadgen-protocol.js';
-import type { FailoverRow } from './result-row.js';
+import type { FailoverRow, TrialSeriesRow } from './result-row.js';
 
 /** Closed-loop writers kept running through every trial (design: a modest load). */
 export const failoverLoadClients = 16;
@@ -246,8 +246,17 @@ async function runTrial(subject: FailoverSubject, load: WriteLoad): Promise<Tria
 }
 
 /** Nearest-rank percentile of a non-empty list. */
-export function percentile(sorted: readonly number[], p: number): number {
+function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
+}
+
+/** A series of timed trials as a row reports it: p50, p99 and the slowest (0s when none succeeded). */
+export function trialPercentiles(
+  trialsMs: readonly number[],
+): Pick<TrialSeriesRow, 'p50Ms' | 'p99Ms' | 'p999Ms'> {
+  const sorted = [...trialsMs].sort((a, b) => a - b);
+  const at = (p: number) => (sorted.length > 0 ? percentile(sorted, p) : 0);
+  return { p50Ms: at(50), p99Ms: at(99), p999Ms: at(100) };
 }
 
 function describeTrial(subject: FailoverSubject, n: number, trial: Trial): string {
@@ -277,16 +286,12 @@ export async function runFailover(
     await load.stop();
   }
   const trialsMs = done.flatMap((t) => (t.failoverMs === undefined ? [] : [t.failoverMs]));
-  const sorted = [...trialsMs].sort((a, b) => a - b);
-  const at = (p: number) => (sorted.length > 0 ? percentile(sorted, p) : 0);
   return {
     system: subject.system,
     scenario: 'failover',
     params: { trials, ...subject.timing },
     ops: trialsMs.length,
-    p50Ms: at(50),
-    p99Ms: at(99),
-    p999Ms: at(100),
+    ...trialPercentiles(trialsMs),
     errors: trials - trialsMs.length,
     extra: {
       label: subject.label,

@@ -6,7 +6,13 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { type FailoverSubject, percentile, pollUntil, waitForLeader, waitUntilHealthy } from './failover.js';
+import {
+  type FailoverSubject,
+  pollUntil,
+  trialPercentiles,
+  waitForLeader,
+  waitUntilHealthy,
+} from './failover.js';
 import type { RestartRow } from './result-row.js';
 
 /** A member not ready this long after its spawn fails the trial: a long log may replay slowly, not forever. */
@@ -71,16 +77,12 @@ export async function runRestart(
     failure = `stopped after ${trialsMs.length} of ${params.trials} trials: ${(error as Error).message}`;
     console.error(`restart ${subject.label}: ${failure}`);
   }
-  const sorted = [...trialsMs].sort((a, b) => a - b);
-  const at = (p: number) => (sorted.length > 0 ? percentile(sorted, p) : 0);
   return {
     system: subject.system,
     scenario: 'restart',
     params,
     ops: trialsMs.length,
-    p50Ms: at(50),
-    p99Ms: at(99),
-    p999Ms: at(100),
+    ...trialPercentiles(trialsMs),
     errors: params.trials - trialsMs.length,
     extra: {
       label: subject.label,

@@ -67,18 +67,23 @@ export interface LoadRow {
   };
 }
 
-export interface FailoverRow {
+/** A system's series of timed trials (failover, restart): too few for a real 99.9th percentile. */
+export interface TrialSeriesRow {
   system: SystemName;
-  scenario: 'failover';
-  params: { trials: number; heartbeatMs: number; electionTimeoutMs: number };
-  /** Trials that ended in a successful write; `errors` are the ones that did not. */
+  /** Trials that ended in success; `errors` are the ones that did not. */
   ops: number;
-  /** Over the trials' failover times (ms from the SIGKILL to the first successful write sent after it). */
+  /** Over the successful trials' times. */
   p50Ms: number;
   p99Ms: number;
-  /** The slowest trial: too few trials for a real 99.9th percentile. */
+  /** The slowest trial. */
   p999Ms: number;
   errors: number;
+}
+
+/** Trial times: ms from the SIGKILL of the leader to the first successful write sent after it. */
+export interface FailoverRow extends TrialSeriesRow {
+  scenario: 'failover';
+  params: { trials: number; heartbeatMs: number; electionTimeoutMs: number };
   extra: {
     /** Which configuration of the system this is, e.g. "etcd defaults". */
     label: string;
@@ -98,18 +103,10 @@ export interface FailoverRow {
   };
 }
 
-export interface RestartRow {
-  system: SystemName;
+/** Trial times: ms from spawning the killed member's process to its first ready answer. */
+export interface RestartRow extends TrialSeriesRow {
   scenario: 'restart';
   params: { entries: number; trials: number };
-  /** Trials in which the restarted member became ready; `errors` are the ones in which it did not. */
-  ops: number;
-  /** Over the trials' times from spawning the killed member's process to its first ready answer. */
-  p50Ms: number;
-  p99Ms: number;
-  /** The slowest trial. */
-  p999Ms: number;
-  errors: number;
   extra: {
     label: string;
     /** The restarted member (a follower), e.g. n2 or e2. */
