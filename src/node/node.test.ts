@@ -1,7 +1,7 @@
 // The driver's write path in an in-process 3-node cluster (memory storage and network): which
 // Readies reach the disk, and what a clean stop leaves there.
 import { afterEach, describe, expect, it } from 'vitest';
-import { defaultRaftConfig } from '../config.js';
+import { defaultRaftConfig, type RaftConfig } from '../config.js';
 import { encodeCommand } from '../statemachine/commands.js';
 import { StateMachine } from '../statemachine/state-machine.js';
 import { MemoryStateStore } from '../statemachine/state-store.js';
@@ -9,7 +9,7 @@ import { systemClock } from './clock.js';
 import type { StorageUpdate } from './durable-storage.js';
 import { MemoryDurableStorage } from './memory-durable-storage.js';
 import { MemoryNetwork } from './memory-transport.js';
-import { RaftNode } from './node.js';
+import { type NodeLimits, RaftNode } from './node.js';
 import { seededRandom, testTickMs } from './test-node.js';
 
 const ids = [1, 2, 3];
@@ -19,33 +19,57 @@ interface TestMember {
   storage: MemoryDurableStorage;
   /** Every update handed to storage.save, in order. */
   saves: StorageUpdate[];
+  /** While set, this member's saves wait for it (a slow disk). */
+  holdSaves: Promise<void> | null;
 }
 
-function startCluster(network: MemoryNetwork): TestMember[] {
+function startCluster(
+  network: MemoryNetwork,
+  limits: Partial<NodeLimits> = {},
+  raftConfig: RaftConfig = defaultRaftConfig,
+): TestMember[] {
   return ids.map((id) => {
     const storage = new MemoryDurableStorage({ voters: ids, learners: [] });
     const saves: StorageUpdate[] = [];
     const save = storage.save.bind(storage);
-    storage.save = (update) => {
+    const member: Omit<TestMember, 'node'> = { storage, saves, holdSaves: null };
+    storage.save = async (update) => {
       saves.push(update);
+      if (member.holdSaves) await member.holdSaves;
       return save(update);
     };
     const transport = network.transport(id);
     for (const peer of ids) if (peer !== id) transport.setPeer(peer, `memory:${peer}`);
     const node = new RaftNode({
       id,
-      raftConfig: defaultRaftConfig,
+      raftConfig,
       storage,
       transport,
       applier: new StateMachine(new MemoryStateStore()),
       clock: systemClock,
       random: seededRandom(id),
       tickMs: testTickMs,
+      limits,
     });
     node.start();
-    return { node, storage, saves };
+    return Object.assign(member, { node });
   });
 }
+
+async function electedLeader(members: TestMember[]): Promise<TestMember> {
+  await expect
+    .poll(() => members.find((m) => m.node.status().role === 'leader'), { timeout: 5_000 })
+    .toBeTruthy();
+  return members.find((member) => member.node.status().role === 'leader')!;
+}
+
+const put = (i: number) => encodeCommand({ v: 1, kind: 'kv.put', key: `k${i}`, value: i });
+
+/** Followers whose disks stall do not answer heartbeats: without CheckQuorum the leader stays. */
+const patientLeader: RaftConfig = { ...defaultRaftConfig, checkQuorum: false };
+
+/** Lets timers and immediates run, so that anything the node would do by itself is done. */
+const settle = () => new Promise((resolve) => setTimeout(resolve, 30));
 
 describe('RaftNode write path', () => {
   let members: TestMember[] = [];
@@ -57,14 +81,9 @@ describe('RaftNode write path', () => {
 
   it('writes no Ready to disk for a commit index alone, and saves it on a clean stop', async () => {
     members = startCluster(new MemoryNetwork());
-    await expect
-      .poll(() => members.find((m) => m.node.status().role === 'leader'), { timeout: 5_000 })
-      .toBeTruthy();
-    const leader = members.find((member) => member.node.status().role === 'leader')!;
+    const leader = await electedLeader(members);
     const writes = 20;
-    for (let i = 0; i < writes; i++) {
-      await leader.node.propose(encodeCommand({ v: 1, kind: 'kv.put', key: `k${i}`, value: i }));
-    }
+    for (let i = 0; i < writes; i++) await leader.node.propose(put(i));
     const lastIndex = leader.node.status().lastIndex;
     for (const member of members) {
       await expect.poll(() => member.node.lastAppliedIndex(), { timeout: 5_000 }).toBe(lastIndex);
@@ -83,5 +102,72 @@ describe('RaftNode write path', () => {
     }
     await Promise.all(members.map((member) => member.node.stop()));
     for (const member of members) expect(member.storage.hardState().commit).toBe(lastIndex);
+  });
+
+  it('holds proposals while a batch is uncommitted, and sends them as one batch once it commits', async () => {
+    members = startCluster(
+      new MemoryNetwork(),
+      { proposalBatchesInFlightMax: 1, proposalBatchEntriesMax: 100 },
+      patientLeader,
+    );
+    const leader = await electedLeader(members);
+    const followers = members.filter((member) => member !== leader);
+    let releaseFollowers = () => {};
+    const slowDisk = new Promise<void>((resolve) => (releaseFollowers = resolve));
+    for (const follower of followers) follower.holdSaves = slowDisk;
+    const firstIndex = leader.node.status().lastIndex + 1;
+    const first = leader.node.propose(put(0));
+    await expect.poll(() => leader.storage.lastIndex(), { timeout: 5_000 }).toBe(firstIndex);
+    const held = Array.from({ length: 10 }, (_, i) => leader.node.propose(put(i + 1)));
+    await settle();
+    // The first batch cannot commit (no follower's disk took it): the ten wait, not yet in the log.
+    expect(leader.storage.lastIndex()).toBe(firstIndex);
+    for (const follower of followers) follower.holdSaves = null;
+    releaseFollowers();
+    const results = await Promise.all([first, ...held]);
+    expect(results.map((result) => result?.ok)).toEqual(Array(11).fill(true));
+    const leaderBatches = leader.saves.map((update) => update.entries.length).filter((count) => count > 0);
+    expect(leaderBatches.slice(-2)).toEqual([1, 10]);
+  });
+
+  it('sends held proposals at once when proposalBatchEntriesMax of them wait', async () => {
+    members = startCluster(
+      new MemoryNetwork(),
+      { proposalBatchesInFlightMax: 1, proposalBatchEntriesMax: 4 },
+      patientLeader,
+    );
+    const leader = await electedLeader(members);
+    const followers = members.filter((member) => member !== leader);
+    let releaseFollowers = () => {};
+    const slowDisk = new Promise<void>((resolve) => (releaseFollowers = resolve));
+    for (const follower of followers) follower.holdSaves = slowDisk;
+    const firstIndex = leader.node.status().lastIndex + 1;
+    const proposals = [leader.node.propose(put(0))];
+    await expect.poll(() => leader.storage.lastIndex(), { timeout: 5_000 }).toBe(firstIndex);
+    for (let i = 1; i <= 3; i++) proposals.push(leader.node.propose(put(i)));
+    await settle();
+    expect(leader.storage.lastIndex()).toBe(firstIndex);
+    proposals.push(leader.node.propose(put(4)));
+    // The fourth waiting proposal reaches the cap: all four go out, uncommitted batch or not.
+    await expect.poll(() => leader.storage.lastIndex(), { timeout: 5_000 }).toBe(firstIndex + 4);
+    for (const follower of followers) follower.holdSaves = null;
+    releaseFollowers();
+    expect((await Promise.all(proposals)).every((result) => result?.ok)).toBe(true);
+  });
+
+  it('refuses held proposals as soon as the leader loses its leadership', async () => {
+    const network = new MemoryNetwork();
+    members = startCluster(network, { proposalBatchesInFlightMax: 1 });
+    const leader = await electedLeader(members);
+    const firstIndex = leader.node.status().lastIndex + 1;
+    for (const member of members) if (member !== leader) network.cut(leader.node.id, member.node.id);
+    const first = leader.node.propose(put(0));
+    await expect.poll(() => leader.storage.lastIndex(), { timeout: 5_000 }).toBe(firstIndex);
+    const held = leader.node.propose(put(1));
+    // CheckQuorum: cut off from both followers, the leader steps down within an election timeout.
+    await expect(held).rejects.toMatchObject({ code: 'NO_LEADER' });
+    expect(leader.storage.lastIndex()).toBe(firstIndex);
+    network.heal();
+    await expect(first).rejects.toMatchObject({ code: expect.stringMatching(/NO_LEADER|OUTCOME_UNKNOWN/) });
   });
 });

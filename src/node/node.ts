@@ -85,6 +85,8 @@ export class RaftNode {
   private commitTimer: NodeJS.Timeout | undefined;
 
   private pendingItems: { data: Uint8Array; waiter: Omit<ProposalWaiter, 'term'> }[] = [];
+  /** The last index of each proposal batch this leader proposed and has not seen committed, oldest first. */
+  private uncommittedBatches: { term: number; lastIndex: number }[] = [];
   private readonly proposals = new Map<number, ProposalWaiter>();
   private readonly reads = new Map<number, ReadWaiter>();
   private applyWaiters: ApplyWaiter[] = [];
@@ -230,7 +232,7 @@ export class RaftNode {
   // ---- proposals ---------------------------------------------------------------------------------
 
   private flushProposals(): void {
-    if (this.pendingItems.length === 0) return;
+    if (this.pendingItems.length === 0 || this.holdProposals()) return;
     const batch = this.pendingItems;
     this.pendingItems = [];
     const items = batch.map((item) => ({ type: 'normal' as const, data: item.data }));
@@ -240,10 +242,32 @@ export class RaftNode {
       for (const item of batch) this.settle(item.waiter.timer, () => item.waiter.reject(error));
       return;
     }
+    this.uncommittedBatches.push({ term: result.term, lastIndex: result.firstIndex + batch.length - 1 });
     batch.forEach((item, offset) => {
       item.waiter.slot.index = result.firstIndex + offset;
       this.proposals.set(result.firstIndex + offset, { ...item.waiter, term: result.term });
     });
+  }
+
+  /**
+   * Group commit (NodeLimits.proposalBatchesInFlightMax): true while this leader has that many
+   * batches of its term uncommitted and fewer than proposalBatchEntriesMax proposals wait. Each
+   * commit the leader learns of comes with a flush, which asks again. A node that does not lead
+   * never holds: its proposals are refused at once.
+   */
+  private holdProposals(): boolean {
+    const batches = this.uncommittedBatches;
+    if (batches.length === 0) return false;
+    const commit = this.raft.commitIndex();
+    const { role } = this.raft.leadership();
+    const term = this.raft.currentTerm();
+    while (batches.length > 0 && (batches[0]!.lastIndex <= commit || batches[0]!.term !== term))
+      batches.shift();
+    return (
+      role === 'leader' &&
+      batches.length >= this.limits.proposalBatchesInFlightMax &&
+      this.pendingItems.length < this.limits.proposalBatchEntriesMax
+    );
   }
 
   private proposalRefusal(reason: 'notLeader' | 'transferring' | 'tooMany'): RaftkvError {

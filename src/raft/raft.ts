@@ -936,6 +936,15 @@ export class Raft {
     return { role: this.role, leaderId: this.leaderId };
   }
 
+  /** The highest index known committed. */
+  commitIndex(): number {
+    return this.log.committed;
+  }
+
+  currentTerm(): number {
+    return this.term;
+  }
+
   status(): RaftStatus {
     return {
       id: this.id,
