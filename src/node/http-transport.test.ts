@@ -2,11 +2,11 @@
 // streams, bounding its queues, batching into frames, keeping one stream open, backing off from a
 // failing peer, reopening a cut stream, and redialling a moved one.
 
-import { Readable } from 'node:stream';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import fc from 'fast-check';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Packr } from 'msgpackr';
-import { request } from 'undici';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { InvariantError } from '../assert.js';
 import {
@@ -22,12 +22,13 @@ import {
   type HttpTransportLimits,
   peerMessagesContentType,
   peerMessagesPath,
-  peerStreamContentType,
   peerStreamPath,
+  peerStreamProtocol,
   registerPeerRoutes,
 } from './http-transport.js';
 import { clusterIdHeader, PeerAuth } from './peer-auth.js';
 import { encodeFrame } from './stream-frames.js';
+import { openRawStream, type StreamAnswer } from './test-peer-stream.js';
 import { numberedHeartbeats, oneOfEachMessage } from './transport.contract.js';
 
 const receiverId = 2;
@@ -51,9 +52,11 @@ async function startReceiver(limits: Partial<HttpTransportLimits> = {}): Promise
   app: FastifyInstance;
   batches: Message[][];
   address: string;
-  /** `METHOD url` of every request received, and `status` of every answer sent, in order. */
+  /** `METHOD url` of every request received, streams included, and `status` of every answer sent (streams not), in order. */
   requests: string[];
   answers: number[];
+  /** The connection of every stream the receiver was asked to open. */
+  streams: Duplex[];
 }> {
   const transport = new HttpTransport({ nodeId: receiverId, limits, auth: testAuth(receiverId) });
   const batches: Message[][] = [];
@@ -67,24 +70,28 @@ async function startReceiver(limits: Partial<HttpTransportLimits> = {}): Promise
   app.addHook('onResponse', async (_request, reply) => {
     answers.push(reply.statusCode);
   });
+  const streams: Duplex[] = [];
+  app.server.on('upgrade', (request: IncomingMessage, socket: Duplex) => {
+    requests.push(`${request.method} ${request.url}`);
+    streams.push(socket);
+  });
   registerPeerRoutes(app, transport);
   const address = new URL(await app.listen({ host: '127.0.0.1', port: 0 })).host;
   closers.push(
     () => app.close(),
     () => transport.close(),
   );
-  return { transport, app, batches, address, requests, answers };
+  return { transport, app, batches, address, requests, answers, streams };
 }
 
-/** Opens a stream to `address` whose body is `chunks`, as cut; resolves with the answer's status. */
-async function streamChunks(address: string, chunks: Uint8Array[]): Promise<number> {
-  const response = await request(`http://${address}${peerStreamPath}`, {
-    method: 'POST',
-    headers: { 'content-type': peerStreamContentType, [clusterIdHeader]: testClusterId },
-    body: Readable.from(chunks.map((chunk) => Buffer.from(chunk))),
-  });
-  await response.body.dump();
-  return response.statusCode;
+/** Opens a stream to `address` and writes `chunks`, as cut, then ends it; resolves with the answer. */
+function streamChunks(address: string, chunks: Uint8Array[]): Promise<StreamAnswer> {
+  return openRawStream(address, { [clusterIdHeader]: testClusterId }, chunks);
+}
+
+/** The error code of a stream refusal's document. */
+function refusalCode(answer: StreamAnswer): string {
+  return (JSON.parse(answer.body) as { error: { code: string } }).error.code;
 }
 
 /** `bytes` cut at the given offsets (any order, duplicates allowed). */
@@ -225,7 +232,7 @@ describe('POST /raft accepts batches', () => {
 });
 
 describe('POST /raft/stream', () => {
-  it('delivers every frame in order, however the body is cut into chunks, and answers 204 at its end', async () => {
+  it('delivers every frame in order, however the stream is cut into chunks, and closes at its end', async () => {
     const { transport, batches, address } = await startReceiver();
     let delivered = 0;
     await fc.assert(
@@ -240,7 +247,7 @@ describe('POST /raft/stream', () => {
             return numberedHeartbeats(senderId, receiverId, round - size, size);
           });
           const body = Buffer.concat(sent.map((batch) => encodeFrame(encodeMessages(batch))));
-          expect(await streamChunks(address, cutAt(body, offsets))).toBe(204);
+          expect(await streamChunks(address, cutAt(body, offsets))).toEqual({ status: 101, body: '' });
           expect(batches).toEqual(sent);
           delivered += round;
         },
@@ -250,23 +257,27 @@ describe('POST /raft/stream', () => {
     expect(transport.stats()).toMatchObject({ received: delivered, malformed: 0 });
   });
 
-  it('refuses an undecodable frame (400), counting it; the frames before it were delivered', async () => {
-    const { transport, batches, address, answers } = await startReceiver();
+  it('ends the stream at an undecodable frame with BAD_REQUEST, counting it; the frames before it were delivered', async () => {
+    const { transport, batches, address } = await startReceiver();
     const good = encodeFrame(encodeMessages(numberedHeartbeats(senderId, receiverId, 0, 1)));
     const garbage = encodeFrame(rawPackr.pack({ v: wireFormatVersion, m: 'not a list' }));
     const after = encodeFrame(encodeMessages(numberedHeartbeats(senderId, receiverId, 1, 1)));
-    expect(await streamChunks(address, [good, garbage, after])).toBe(400);
+    const answer = await streamChunks(address, [good, garbage, after]);
+    expect(answer.status).toBe(101);
+    expect(refusalCode(answer)).toBe('BAD_REQUEST');
     expect(batches).toEqual([numberedHeartbeats(senderId, receiverId, 0, 1)]);
     expect(transport.stats()).toMatchObject({ malformed: 1, received: 1 });
-    expect(answers).toEqual([400]);
   });
 
-  it('refuses a frame longer than requestBodyBytesMax (413) before reading it, and a cut-off frame (400)', async () => {
+  it('refuses a frame longer than requestBodyBytesMax before reading it, and counts a cut-off frame', async () => {
     const { transport, batches, address } = await startReceiver({ requestBodyBytesMax: 1024 });
     const tooLong = encodeFrame(encodeMessages([appendWithData(2048)]));
-    expect(await streamChunks(address, [tooLong.subarray(0, 100)])).toBe(413);
+    expect(refusalCode(await streamChunks(address, [tooLong.subarray(0, 100)]))).toBe('BODY_TOO_LARGE');
     const frame = encodeFrame(encodeMessages(numberedHeartbeats(senderId, receiverId, 0, 1)));
-    expect(await streamChunks(address, [frame.subarray(0, frame.length - 1)])).toBe(400);
+    expect(await streamChunks(address, [frame.subarray(0, frame.length - 1)])).toEqual({
+      status: 101,
+      body: '',
+    });
     expect(batches).toEqual([]);
     expect(transport.stats().malformed).toBe(2);
   });
@@ -288,15 +299,16 @@ describe('POST /raft/stream', () => {
     });
   });
 
-  it('answers 415 to a stream of another content type, counting it', async () => {
-    const { transport, app } = await startReceiver();
-    const response = await app.inject({
-      method: 'POST',
-      url: peerStreamPath,
-      headers: { 'content-type': 'application/octet-stream', [clusterIdHeader]: testClusterId },
-      payload: Buffer.from([0, 0, 0, 0]),
-    });
-    expect(response.statusCode).toBe(415);
+  it('refuses an upgrade to another protocol (400, counted) and one at another path (404)', async () => {
+    const { transport, address, batches } = await startReceiver();
+    const frame = encodeFrame(encodeMessages(numberedHeartbeats(senderId, receiverId, 0, 1)));
+    const headers = { [clusterIdHeader]: testClusterId };
+    const otherProtocol = await openRawStream(address, headers, [frame], { protocol: 'websocket' });
+    expect(otherProtocol.status).toBe(400);
+    expect(refusalCode(otherProtocol)).toBe('BAD_REQUEST');
+    const otherPath = await openRawStream(address, headers, [frame], { path: peerMessagesPath });
+    expect(otherPath.status).toBe(404);
+    expect(batches).toEqual([]);
     expect(transport.stats().malformed).toBe(1);
   });
 });
@@ -348,7 +360,7 @@ describe('HttpTransport sending', () => {
     expect(receiver.batches.map((batch) => batch.length)).toEqual([2, 1, 1]);
   });
 
-  it('carries many turns of messages on one stream, which close() ends (204)', async () => {
+  it('carries many turns of messages on one stream, which close() ends cleanly', async () => {
     const receiver = await startReceiver();
     const sender = startSender();
     sender.setPeer(receiverId, receiver.address);
@@ -361,7 +373,9 @@ describe('HttpTransport sending', () => {
     expect(receiver.requests).toEqual([`POST ${peerStreamPath}`]);
     await sender.close();
     expect(sender.stats()).toMatchObject({ sent: turns, dropped: 0 });
-    await vi.waitFor(() => expect(receiver.answers).toEqual([204]), { timeout: deadlineMs });
+    // The receiver saw the stream end at a frame boundary: nothing malformed, and the connection closed.
+    expect(receiver.transport.stats().malformed).toBe(0);
+    await vi.waitFor(() => expect(receiver.streams[0]!.destroyed).toBe(true), { timeout: deadlineMs });
   });
 
   it('notices a cut connection and reopens the stream', async () => {
@@ -370,7 +384,7 @@ describe('HttpTransport sending', () => {
     sender.setPeer(receiverId, receiver.address);
     sender.send(numberedHeartbeats(senderId, receiverId, 0, 1));
     await vi.waitFor(() => expect(receiver.batches).toHaveLength(1), { timeout: deadlineMs });
-    receiver.app.server.closeAllConnections();
+    for (const stream of receiver.streams) stream.destroy();
     let round = 1;
     await vi.waitFor(
       () => {
@@ -387,11 +401,12 @@ describe('HttpTransport sending', () => {
   it('backs off from a peer that keeps failing instead of retrying in a hot loop', async () => {
     const failingPeer = Fastify();
     let requests = 0;
-    failingPeer.post(peerStreamPath, async (_request, reply) => {
+    // A server that does not take upgrades answers the stream's request like any other.
+    failingPeer.post(peerStreamPath, async (request, reply) => {
+      expect(request.headers.upgrade).toBe(peerStreamProtocol);
       requests += 1;
       return reply.code(503).header('connection', 'close').send();
     });
-    failingPeer.addContentTypeParser(peerStreamContentType, (_r, payload, done) => done(null, payload));
     const failingPeerAddress = new URL(await failingPeer.listen({ host: '127.0.0.1', port: 0 })).host;
     closers.push(() => failingPeer.close());
     const sender = startSender({ retryBackoffMsMin: 50, retryBackoffMsMax: 200 });

@@ -1,17 +1,21 @@
 // The real nodes' transport (design.md §6 "Peer RPC"). Each peer link keeps one long-lived
-// `POST /raft/stream` open, etcd rafthttp style: its body is a sequence of frames, each a
-// msgpack batch of one-way messages, so a message costs a few bytes on an open connection
-// instead of a request and an answer. Each peer has a bounded queue drained by its stream; a slow
-// or dead peer costs dropped messages (Raft resends), never a blocked core or unbounded memory.
+// stream open, etcd rafthttp style: an HTTP request `POST /raft/stream` that upgrades the
+// connection (101, `Upgrade: raftkv-stream`), after which the connection carries frames, each a
+// msgpack batch of one-way messages. A message then costs a few bytes and one socket write on an
+// open connection, with no HTTP chunking or body stream machinery on either side. Each peer has a
+// bounded queue drained by its stream; a slow or dead peer costs dropped messages (Raft resends),
+// never a blocked core or unbounded memory.
 //
 // The stream is authenticated once, when it opens (peer-auth.ts signs its headers with an empty
 // body). Its frames are not signed one by one: their integrity then rests on the connection, as
 // with etcd's streams, so a cluster that must resist an attacker on the network runs TLS on the
 // peer port. `POST /raft` (one signed batch per request) is still served, for older senders.
-import type { Readable } from 'node:stream';
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { type ClientRequest, request as httpRequest, type IncomingMessage, STATUS_CODES } from 'node:http';
+import { request as httpsRequest } from 'node:https';
+import type { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import type { Logger } from 'pino';
-import { Client } from 'undici';
 import { assert } from '../assert.js';
 import { defaultHttpTransportLimits, type HttpTransportLimits } from '../config.js';
 import { RaftkvError } from '../errors.js';
@@ -32,7 +36,10 @@ export { defaultHttpTransportLimits, type HttpTransportLimits };
 export const peerMessagesPath = '/raft';
 export const peerMessagesContentType = 'application/msgpack';
 export const peerStreamPath = '/raft/stream';
-export const peerStreamContentType = 'application/x-raftkv-stream';
+/** The protocol a peer stream's request upgrades its connection to. */
+export const peerStreamProtocol = 'raftkv-stream';
+/** The most a sender keeps of what a receiver wrote back on a stream (only ever a refusal). */
+const refusalBytesMax = 4096;
 
 /** What a message costs against the byte limits, without encoding it twice. */
 const messageOverheadBytes = 64;
@@ -147,14 +154,13 @@ interface Sending {
 const emptyBody = new Uint8Array(0);
 
 /**
- * One peer: its bounded queue, its connection, and the stream that drains one into the other.
- * The stream is opened when there is something to send and reopened after a backoff when it fails.
+ * One peer: its bounded queue and the stream that drains it. The stream is opened when there is
+ * something to send and reopened after a backoff when it fails.
  */
 class PeerLink {
   private queue: Message[] = [];
   private queuedBytes = 0;
   private origin: string;
-  private client: Client;
   /** The open stream; null before the first message, while backing off, and after close. At most one. */
   private stream: PeerStream | null = null;
   private wakeScheduled = false;
@@ -169,13 +175,12 @@ class PeerLink {
   constructor(
     private readonly peer: NodeId,
     origin: string,
-    private readonly sending: Sending,
+    readonly sending: Sending,
     private readonly logger: Logger | undefined,
   ) {
     this.limits = sending.limits;
     this.counters = sending.counters;
     this.origin = origin;
-    this.client = this.dial(origin);
   }
 
   /** Queues a message unless the queue is full; false means the caller counts it dropped. */
@@ -197,27 +202,23 @@ class PeerLink {
 
   redial(origin: string): void {
     if (origin === this.origin) return;
-    const previous = this.client;
     this.origin = origin;
-    this.client = this.dial(origin);
-    // The old stream dies with its connection (its frame in flight is counted dropped); the next
+    // The old stream dies with its connection (its frames in flight are counted dropped); the next
     // one opens on the new address at once, whatever the old address's backoff was.
-    this.stream?.finish();
+    this.stream?.destroy();
     this.stream = null;
-    previous.destroy().catch(() => {});
     clearTimeout(this.backoffTimer);
     this.backoffTimer = undefined;
     this.backoffMs = 0;
     this.scheduleWake();
   }
 
-  /** Ends the stream after the frame it is writing (the peer answers 204) and drops the queue. */
+  /** Ends the stream after the frames it took (the peer then closes it) and drops the queue. */
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.backoffTimer);
     this.dropQueue();
-    this.stream?.end();
-    await this.client.close();
+    await this.stream?.end();
   }
 
   /** The next batch for the stream, within batchMessagesMax and batchBytesMax; null when there is none. */
@@ -252,18 +253,6 @@ class PeerLink {
     this.queuedBytes = 0;
   }
 
-  private dial(origin: string): Client {
-    // One connection per peer keeps batches in order (Raft copes with reordering, but an append
-    // overtaking the one before it costs a reject and a resend). headersTimeoutMs also bounds how
-    // long a frame may wait for a peer that stopped reading (undici's timer while a write waits to drain).
-    return new Client(origin, {
-      connectTimeout: this.limits.connectTimeoutMs,
-      headersTimeout: this.limits.headersTimeoutMs,
-      bodyTimeout: this.limits.bodyTimeoutMs,
-      ...(this.sending.tls ? { connect: { ca: this.sending.tls.ca } } : {}),
-    });
-  }
-
   /** Messages queued in the same event loop turn go out as one frame. */
   private scheduleWake(): void {
     if (this.wakeScheduled) return;
@@ -278,36 +267,17 @@ class PeerLink {
   private wake(): void {
     if (this.closed || this.queue.length === 0 || this.backoffTimer !== undefined) return;
     if (this.stream !== null) {
-      this.stream.wake();
+      this.stream.pump();
       return;
     }
-    const stream = new PeerStream(this, this.counters);
+    const stream = new PeerStream(this, this.origin);
     this.stream = stream;
     void this.run(stream);
   }
 
   /** Runs one stream to its end; never throws: a failure drops what was unsent (counted) and backs off. */
   private async run(stream: PeerStream): Promise<void> {
-    let failure: string | null;
-    try {
-      const response = await this.client.request({
-        path: peerStreamPath,
-        method: 'POST',
-        headers: {
-          'content-type': peerStreamContentType,
-          ...this.sending.auth.headers('POST', peerStreamPath, emptyBody),
-        },
-        // undici takes an AsyncIterable body (docs/api/Dispatcher.md) though its types list only
-        // Readable; a Readable would read frames ahead of the socket and hold them in its buffer.
-        body: stream.frames() as AsyncIterable<Buffer> as unknown as Readable,
-      });
-      await response.body.dump();
-      // The peer answers only once the stream ended; an answer to a stream this side did not end is a refusal.
-      failure = response.statusCode === 204 && stream.ended() ? null : `HTTP ${response.statusCode}`;
-    } catch (error) {
-      failure = (error as Error).message;
-    }
-    stream.finish();
+    const failure = await stream.finished;
     if (this.stream !== stream) return; // redialled meanwhile: the new stream is not this one's business
     this.stream = null;
     if (failure !== null) this.failed(failure);
@@ -331,89 +301,161 @@ class PeerLink {
 }
 
 /**
- * One `POST /raft/stream`: a body of frames that undici pulls from the link's queue, one batch per
- * frame. undici asks for the next frame only once the socket took the last one without going over
- * its write buffer's high-water mark (else it waits for 'drain'), so while the peer or the network
- * is slow, messages stay in the bounded queue, where they are batched, capped and dropped.
+ * One stream: `POST /raft/stream` upgraded to a connection of frames, one batch of the link's
+ * queue per frame. Frames are written while the socket's buffer is under its high-water mark;
+ * past it the stream waits for 'drain', so while the peer or the network is slow, messages stay
+ * in the bounded queue, where they are batched, capped and dropped. A peer that stops reading
+ * for headersTimeoutMs loses the stream. Each frame's messages count as sent once the socket has
+ * taken it, as dropped if the stream dies first.
  */
 class PeerStream {
   private readonly openedAtMs = performance.now();
-  /** Set by end() or finish(): no more frames, the body ends. */
+  private readonly request: ClientRequest;
+  private socket: Duplex | null = null;
+  /** Set by end(): no more frames; the connection closes once the peer has read them. */
   private ending = false;
-  /** Resolves the body's wait for a message. */
-  private waiting: (() => void) | null = null;
-  /**
-   * Messages in the frame last handed to undici. They count as sent when undici asks for the next
-   * frame (the socket took this one), as dropped if the stream fails first.
-   */
-  private unconfirmedMessages = 0;
+  private drainTimer: NodeJS.Timeout | undefined;
+  /** What the receiver wrote back (a refusal; it writes nothing else), at most refusalBytesMax. */
+  private refusal = '';
+  private failure: string | null = null;
+  private settle: (failure: string | null) => void = () => {};
+  /** Resolves when the stream is over: null if it ended as asked, else why it failed. */
+  readonly finished: Promise<string | null>;
 
   constructor(
     private readonly link: PeerLink,
-    private readonly counters: TransportStats,
-  ) {}
+    origin: string,
+  ) {
+    this.finished = new Promise((resolve) => {
+      this.settle = resolve;
+    });
+    const { auth, limits, tls } = link.sending;
+    const open = tls === undefined ? httpRequest : httpsRequest;
+    this.request = open(new URL(peerStreamPath, origin), {
+      method: 'POST',
+      agent: false,
+      headers: {
+        connection: 'Upgrade',
+        upgrade: peerStreamProtocol,
+        ...auth.headers('POST', peerStreamPath, emptyBody),
+      },
+      // Until the upgrade: connecting and the peer's answer. The upgraded socket has no idle timeout.
+      timeout: limits.connectTimeoutMs,
+      ...(tls === undefined ? {} : { ca: tls.ca }),
+    });
+    this.request.on('timeout', () => this.request.destroy(new Error('the peer did not answer in time')));
+    this.request.on('error', (error) => this.done(error.message));
+    this.request.on('response', (response) => this.refused(response));
+    this.request.on('upgrade', (response, socket, head) => this.opened(response, socket, head));
+    this.request.end();
+  }
 
-  async *frames(): AsyncGenerator<Buffer> {
-    for (;;) {
-      this.confirm();
-      let batch = this.ending ? null : this.link.takeBatch();
-      while (batch === null && !this.ending) {
-        await new Promise<void>((resolve) => {
-          this.waiting = resolve;
-        });
-        batch = this.ending ? null : this.link.takeBatch();
-      }
-      if (batch === null) return;
-      this.unconfirmedMessages = batch.length;
-      yield encodeFrame(encodeMessages(batch));
+  /** Writes frames while there are batches and the socket takes them without going over its buffer. */
+  pump(): void {
+    const socket = this.socket;
+    if (socket === null || this.ending || socket.destroyed) return;
+    const counters = this.link.sending.counters;
+    socket.cork();
+    while (!socket.writableNeedDrain) {
+      const batch = this.link.takeBatch();
+      if (batch === null) break;
+      const count = batch.length;
+      socket.write(encodeFrame(encodeMessages(batch)), (error) => {
+        if (error) {
+          counters.dropped += count;
+          return;
+        }
+        counters.sent += count;
+        this.link.streamFlowing(this.openedAtMs);
+      });
+    }
+    socket.uncork();
+    if (socket.writableNeedDrain && this.drainTimer === undefined) {
+      this.drainTimer = setTimeout(
+        () => socket.destroy(new Error('the peer stopped reading')),
+        this.link.sending.limits.headersTimeoutMs,
+      );
     }
   }
 
-  /** There may be a batch to take. */
-  wake(): void {
-    const waiting = this.waiting;
-    this.waiting = null;
-    waiting?.();
-  }
-
-  /** No more frames: the body ends after the frame being written, and the peer answers. */
-  end(): void {
+  /** No more frames: the peer reads what was written, then closes. Resolves once the stream is over. */
+  end(): Promise<string | null> {
     this.ending = true;
-    this.wake();
+    if (this.socket === null) this.request.destroy(new Error('the stream was ended before it opened'));
+    else if (!this.socket.writableEnded) this.socket.end();
+    // A peer that does not close its side in time loses the connection.
+    const timer = setTimeout(() => this.destroy(), this.link.sending.limits.headersTimeoutMs);
+    return this.finished.finally(() => clearTimeout(timer));
   }
 
-  ended(): boolean {
-    return this.ending;
+  /** Closes the connection at once: frames not yet taken by the socket are dropped (counted). */
+  destroy(): void {
+    this.ending = true;
+    this.request.destroy();
+    this.socket?.destroy();
   }
 
-  /** The request is over, one way or the other: an unconfirmed frame is dropped. */
-  finish(): void {
-    this.end();
-    this.counters.dropped += this.unconfirmedMessages;
-    this.unconfirmedMessages = 0;
+  private opened(response: IncomingMessage, socket: Duplex, head: Buffer): void {
+    (socket as Socket).setTimeout?.(0);
+    this.socket = socket;
+    if (String(response.headers.upgrade).toLowerCase() !== peerStreamProtocol) {
+      socket.destroy();
+      this.done(`the peer upgraded to ${String(response.headers.upgrade)}, not ${peerStreamProtocol}`);
+      return;
+    }
+    (socket as Socket).setNoDelay?.(true);
+    socket.on('data', (chunk: Buffer) => this.keepRefusal(chunk));
+    socket.on('drain', () => {
+      clearTimeout(this.drainTimer);
+      this.drainTimer = undefined;
+      this.pump();
+    });
+    socket.on('error', (error) => {
+      this.failure ??= error.message;
+    });
+    // The peer ends its side only after ours, or to refuse a frame: anything else is a failure.
+    socket.on('end', () => socket.end());
+    socket.on('close', () => {
+      clearTimeout(this.drainTimer);
+      if (this.refusal !== '') this.done(`refused: ${this.refusal}`);
+      else if (this.failure !== null) this.done(this.failure);
+      else this.done(this.ending ? null : 'the peer closed the stream');
+    });
+    this.keepRefusal(head);
+    if (this.ending) socket.end();
+    else this.pump();
   }
 
-  private confirm(): void {
-    if (this.unconfirmedMessages === 0) return;
-    this.counters.sent += this.unconfirmedMessages;
-    this.unconfirmedMessages = 0;
-    this.link.streamFlowing(this.openedAtMs);
+  /** The peer answered without upgrading: a refusal, whose status and error code are the failure. */
+  private refused(response: IncomingMessage): void {
+    response.on('data', (chunk: Buffer) => this.keepRefusal(chunk));
+    response.on('error', () => {});
+    response.on('close', () => this.done(`HTTP ${response.statusCode} ${this.refusal}`.trim()));
+  }
+
+  private keepRefusal(chunk: Buffer): void {
+    if (this.refusal.length < refusalBytesMax) this.refusal += chunk.toString('utf8', 0, refusalBytesMax);
+  }
+
+  private done(failure: string | null): void {
+    this.ending = true;
+    clearTimeout(this.drainTimer);
+    this.settle(failure);
   }
 }
 
 /**
- * Adds `POST /raft/stream` and `POST /raft` to the node's peer-port server, in their own scope so
- * that their body parsers and error answers do not leak into the node's other peer routes. Every
- * refused request or stream is counted as malformed and answered with a coded error; nothing
- * malformed reaches the core.
+ * Serves `POST /raft` on the node's peer-port server, in its own scope so that its body parser and
+ * error answers do not leak into the node's other peer routes, and takes peer streams: requests
+ * to `POST /raft/stream` that upgrade their connection. Every refused request or stream is
+ * answered with a coded error, and counted as malformed unless its credentials were the problem;
+ * nothing malformed reaches the core.
  */
 export function registerPeerRoutes(app: FastifyInstance, transport: HttpTransport): void {
   const refuse = (reply: FastifyReply, refusal: RaftkvError) => {
     transport.inbox.countMalformed();
     return reply.code(refusal.status).send(refusal.toJSON());
   };
-  /** Streams being read: a closing server ends them rather than wait for their senders. */
-  const openStreams = new Set<FastifyRequest>();
   app.register(async (scope) => {
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser(
@@ -421,8 +463,6 @@ export function registerPeerRoutes(app: FastifyInstance, transport: HttpTranspor
       { parseAs: 'buffer', bodyLimit: transport.limits.requestBodyBytesMax },
       (_request, body, done) => done(null, body),
     );
-    // The stream's body is read frame by frame by its route, never buffered whole.
-    scope.addContentTypeParser(peerStreamContentType, (_request, payload, done) => done(null, payload));
     // Refusals fastify raises while reading a body; any other error is a fault for the node's handler.
     scope.setErrorHandler((error: FastifyError, _request, reply) => {
       // Bad credentials are not malformed messages: answered, not counted as such.
@@ -430,9 +470,6 @@ export function registerPeerRoutes(app: FastifyInstance, transport: HttpTranspor
       const refusal = bodyRefusal(error);
       if (refusal === null) throw error;
       return refuse(reply, refusal);
-    });
-    scope.addHook('preClose', async () => {
-      for (const request of openStreams) request.raw.destroy();
     });
     scope.post(peerMessagesPath, async (request, reply) => {
       if (!(request.body instanceof Uint8Array)) {
@@ -452,72 +489,105 @@ export function registerPeerRoutes(app: FastifyInstance, transport: HttpTranspor
       // The messages are one-way: the answer says only that the batch was taken.
       return reply.code(204).send();
     });
-    scope.post(peerStreamPath, async (request, reply) => {
-      // Whatever the answer, the connection closes after it: the rest of a refused stream is not read.
-      reply.header('connection', 'close');
-      const payload = request.body as Readable | undefined;
-      if (payload === undefined || typeof payload.read !== 'function') {
-        return refuse(
-          reply,
-          new RaftkvError('BAD_REQUEST', `${peerStreamPath} needs a ${peerStreamContentType} body`),
-        );
-      }
-      // Before any frame is read: the stream's credentials sign its headers with an empty body.
-      transport.auth.verifyBody(
-        request.headers,
-        'POST',
-        request.url,
-        new Uint8Array(0),
-        request.socket.remoteAddress,
-      );
-      openStreams.add(request);
-      let outcome: StreamOutcome;
-      try {
-        outcome = await receiveFrames(payload, transport);
-      } finally {
-        openStreams.delete(request);
-      }
-      if (outcome === 'broken') return reply.hijack(); // no one is left to answer
-      if (outcome !== 'ended') return refuse(reply, outcome);
-      reply.removeHeader('connection');
-      return reply.code(204).send();
-    });
+  });
+  /** Streams being read: a closing server ends them rather than wait for their senders. */
+  const openStreams = new Set<Duplex>();
+  app.server.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) =>
+    acceptStream(transport, openStreams, request, socket, head),
+  );
+  app.addHook('preClose', async () => {
+    for (const socket of openStreams) socket.destroy();
   });
 }
 
-/** How a stream finished: the sender ended it, its connection broke, or a frame was refused. */
-type StreamOutcome = 'ended' | 'broken' | RaftkvError;
+/** Answers an upgrade request with an HTTP refusal and closes the connection. */
+function refuseUpgrade(socket: Duplex, refusal: RaftkvError): void {
+  const body = JSON.stringify(refusal.toJSON());
+  socket.end(
+    `HTTP/1.1 ${refusal.status} ${STATUS_CODES[refusal.status] ?? ''}\r\n` +
+      `content-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+      `connection: close\r\n\r\n${body}`,
+  );
+}
 
-/** Hands each frame's batch to the inbox as it arrives, until the stream ends or a frame is refused. */
-async function receiveFrames(payload: Readable, transport: HttpTransport): Promise<StreamOutcome> {
+/**
+ * Checks a stream's request, credentials included, before any frame is read; then answers 101
+ * and hands each frame's batch to the inbox as it arrives. A frame that is too long or does not
+ * decode ends the stream: the refusal (the error document) is written back, and the connection
+ * closed. A sender that ends the stream inside a frame has the part frame counted as malformed.
+ */
+function acceptStream(
+  transport: HttpTransport,
+  openStreams: Set<Duplex>,
+  request: IncomingMessage,
+  socket: Duplex,
+  head: Buffer,
+): void {
+  socket.on('error', () => {}); // a cut link, a stopped sender: the stream is simply over
+  const malformed = (refusal: RaftkvError) => {
+    transport.inbox.countMalformed();
+    refuseUpgrade(socket, refusal);
+  };
+  if (request.method !== 'POST' || request.url !== peerStreamPath) {
+    refuseUpgrade(socket, new RaftkvError('NOT_FOUND', `Only ${peerStreamPath} takes an upgrade`));
+    return;
+  }
+  if (String(request.headers.upgrade).toLowerCase() !== peerStreamProtocol) {
+    malformed(new RaftkvError('BAD_REQUEST', `${peerStreamPath} upgrades to ${peerStreamProtocol}`));
+    return;
+  }
+  try {
+    // The stream's credentials sign its headers with an empty body.
+    transport.auth.verifyBody(
+      request.headers,
+      'POST',
+      peerStreamPath,
+      emptyBody,
+      request.socket.remoteAddress,
+    );
+  } catch (error) {
+    // Bad credentials are not malformed messages: answered, not counted as such.
+    refuseUpgrade(socket, error instanceof RaftkvError ? error : new RaftkvError('INTERNAL'));
+    return;
+  }
+  socket.write(
+    `HTTP/1.1 101 Switching Protocols\r\nconnection: Upgrade\r\nupgrade: ${peerStreamProtocol}\r\n\r\n`,
+  );
+  (socket as Socket).setNoDelay?.(true);
+  openStreams.add(socket);
+  socket.on('close', () => openStreams.delete(socket));
   const reader = new FrameReader(transport.limits.requestBodyBytesMax);
-  const chunks: AsyncIterator<Buffer> = payload[Symbol.asyncIterator]();
-  for (;;) {
-    let chunk: IteratorResult<Buffer>;
-    try {
-      chunk = await chunks.next();
-    } catch {
-      return 'broken'; // a cut link, a stopped sender, a closing server
-    }
-    if (chunk.done) break;
+  /** Ends the stream with a refusal; the frames before the refused one were delivered. */
+  const refuseFrame = (refusal: RaftkvError) => {
+    socket.removeListener('data', onChunk);
+    transport.inbox.countMalformed();
+    socket.end(JSON.stringify(refusal.toJSON()));
+  };
+  const onChunk = (chunk: Buffer) => {
     let frames: Buffer[];
     try {
-      frames = reader.push(chunk.value);
+      frames = reader.push(chunk);
     } catch (error) {
       if (!(error instanceof FrameTooLargeError)) throw error;
-      return new RaftkvError('BODY_TOO_LARGE', error.message);
+      return refuseFrame(new RaftkvError('BODY_TOO_LARGE', error.message));
     }
     for (const frame of frames) {
       try {
         transport.inbox.receiveBatch(frame);
       } catch (error) {
         if (!(error instanceof MalformedMessageError)) throw error;
-        return new RaftkvError('BAD_REQUEST', error.message);
+        return refuseFrame(new RaftkvError('BAD_REQUEST', error.message));
       }
     }
-  }
-  if (!reader.atFrameBoundary()) return new RaftkvError('BAD_REQUEST', 'The stream ended inside a frame');
-  return 'ended';
+  };
+  socket.on('data', onChunk);
+  socket.on('end', () => {
+    if (socket.listenerCount('data') > 0 && !reader.atFrameBoundary()) {
+      transport.inbox.countMalformed(); // the sender stopped inside a frame
+    }
+    socket.end();
+  });
+  if (head.length > 0) onChunk(head);
 }
 
 function bodyRefusal(error: FastifyError): RaftkvError | null {

@@ -9,7 +9,6 @@ import {
   HttpTransport,
   peerMessagesContentType,
   peerMessagesPath,
-  peerStreamContentType,
   peerStreamPath,
   registerPeerRoutes,
 } from './http-transport.js';
@@ -22,6 +21,7 @@ import {
   peerAuthClockSkewMsMax,
 } from './peer-auth.js';
 import { encodeFrame } from './stream-frames.js';
+import { openRawStream } from './test-peer-stream.js';
 
 const secret = Buffer.from('a-cluster-secret-of-32-bytes-xx!');
 const otherSecret = Buffer.from('another-secret-of-32-bytes-xxxx!');
@@ -239,33 +239,34 @@ describe('a guarded peer app', () => {
 
   it('takes a stream signed once at its opening, and refuses any other before reading a frame', async () => {
     const { auth, transport, app, delivered } = guardedPeerApp();
-    const frames = Buffer.concat([
-      encodeFrame(encodeMessages([heartbeat])),
-      encodeFrame(encodeMessages([heartbeat])),
-    ]);
-    const open = (headers: Record<string, string>) =>
-      app.inject({
-        method: 'POST',
-        url: peerStreamPath,
-        headers: { 'content-type': peerStreamContentType, ...headers },
-        payload: frames,
-      });
+    const address = new URL(await app.listen({ host: '127.0.0.1', port: 0 })).host;
+    const frames = [encodeFrame(encodeMessages([heartbeat])), encodeFrame(encodeMessages([heartbeat]))];
+    const open = async (headers: Record<string, string>) => {
+      const answer = await openRawStream(address, headers, frames);
+      return {
+        status: answer.status,
+        code: answer.status === 101 ? null : JSON.parse(answer.body).error.code,
+      };
+    };
     const emptyBody = new Uint8Array(0);
 
     const good = new PeerAuth({ clusterId: 'c1', nodeId: 1, secret });
     const goodHeaders = good.headers('POST', peerStreamPath, emptyBody);
-    expect((await open(goodHeaders)).statusCode).toBe(204);
+    expect(await open(goodHeaders)).toEqual({ status: 101, code: null });
     expect(delivered).toHaveLength(2);
 
-    expect((await open(goodHeaders)).json().error.code).toBe('UNAUTHORIZED'); // replayed
-    expect((await open({})).statusCode).toBe(401);
+    expect(await open(goodHeaders)).toEqual({ status: 401, code: 'UNAUTHORIZED' }); // replayed
+    expect((await open({})).status).toBe(401);
     // Credentials for another route, or signed over a body, do not open a stream.
-    expect((await open(good.headers('POST', peerMessagesPath, emptyBody))).statusCode).toBe(401);
-    expect((await open(good.headers('POST', peerStreamPath, frames))).statusCode).toBe(401);
+    expect((await open(good.headers('POST', peerMessagesPath, emptyBody))).status).toBe(401);
+    expect((await open(good.headers('POST', peerStreamPath, Buffer.concat(frames)))).status).toBe(401);
     const forger = new PeerAuth({ clusterId: 'c1', nodeId: 1, secret: otherSecret });
-    expect((await open(forger.headers('POST', peerStreamPath, emptyBody))).statusCode).toBe(401);
+    expect((await open(forger.headers('POST', peerStreamPath, emptyBody))).status).toBe(401);
     const stranger = new PeerAuth({ clusterId: 'c9', nodeId: 1, secret });
-    expect((await open(stranger.headers('POST', peerStreamPath, emptyBody))).statusCode).toBe(403);
+    expect(await open(stranger.headers('POST', peerStreamPath, emptyBody))).toEqual({
+      status: 403,
+      code: 'CLUSTER_MISMATCH',
+    });
     expect(delivered).toHaveLength(2);
     expect(transport.stats().malformed).toBe(0);
     expect(auth.refusalCounts()).toMatchObject({

@@ -177,8 +177,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   });
   const peerApp = Fastify({
     logger: false,
-    // Each peer keeps one `POST /raft/stream` open for as long as it runs: no timeout may end a
-    // request or a connection for its age (fastify's defaults are 0 too; stated so they stay so).
+    // No timeout may end a request or a connection for its age (fastify's defaults are 0 too;
+    // stated so they stay so). Peers' streams upgrade their connections, where none applies anyway.
     requestTimeout: 0,
     connectionTimeout: 0,
     ...(tls ? { https: { key: tls.key, cert: tls.cert } } : {}),

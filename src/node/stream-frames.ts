@@ -1,5 +1,6 @@
-// Framing of `POST /raft/stream` (design.md §6 "Peer RPC"): the body is a sequence of frames,
-// each a 4-byte big-endian length and that many bytes of one msgpack batch (encodeMessages).
+// Framing of a peer stream (`POST /raft/stream`, upgraded; design.md §6 "Peer RPC"): the
+// connection carries a sequence of frames, each a 4-byte big-endian length and that many bytes of
+// one msgpack batch (encodeMessages).
 import { assert } from '../assert.js';
 
 export const frameHeaderBytes = 4;
