@@ -17,7 +17,7 @@ const usage = `usage:
               [--read-quorum R] [--unsafe-allow-weak-quorum] [--quorum-hedge-ms MS] [--test-skip-pqr-wait]
   raftkv cluster [--nodes 5] [--base-port 7000] [--data-dir ./data]
   raftkv sim [--seeds N --seed-start S | --seed X --verbose] [--nodes N] [--test-fault NAME]
-  raftkv bench [--compare etcd | --no-etcd] [--scenario put|get|all] [--duration S] [--quick] [--out DIR]
+  raftkv bench [--compare etcd | --no-etcd] [--scenario put,get,cas,failover,restart|all] [--duration S] [--quick] [--out DIR] ... (a bad flag prints them all)
   raftkv jepsen [--workload register|set] [--nemesis kill,pause,partition,slow,clock|all|none] [--time S]
               [--rate OPS_PER_S] [--concurrency N] [--consistency L] [--node-flags "FLAGS"] [--seed N]`;
 
