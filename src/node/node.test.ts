@@ -104,25 +104,36 @@ describe('RaftNode write path', () => {
     for (const member of members) expect(member.storage.hardState().commit).toBe(lastIndex);
   });
 
-  it('holds proposals while a batch is uncommitted, and sends them as one batch once it commits', async () => {
+  /**
+   * A cluster holding one uncommitted batch at most, whose followers' disks stall until
+   * releaseFollowers(); firstIndex is the index the next proposal gets.
+   */
+  async function slowFollowerDisks(proposalBatchEntriesMax: number) {
     members = startCluster(
       new MemoryNetwork(),
-      { proposalBatchesInFlightMax: 1, proposalBatchEntriesMax: 100 },
+      { proposalBatchesInFlightMax: 1, proposalBatchEntriesMax },
       patientLeader,
     );
     const leader = await electedLeader(members);
     const followers = members.filter((member) => member !== leader);
-    let releaseFollowers = () => {};
-    const slowDisk = new Promise<void>((resolve) => (releaseFollowers = resolve));
+    let release = () => {};
+    const slowDisk = new Promise<void>((resolve) => (release = resolve));
     for (const follower of followers) follower.holdSaves = slowDisk;
-    const firstIndex = leader.node.status().lastIndex + 1;
+    const releaseFollowers = () => {
+      for (const follower of followers) follower.holdSaves = null;
+      release();
+    };
+    return { leader, firstIndex: leader.node.status().lastIndex + 1, releaseFollowers };
+  }
+
+  it('holds proposals while a batch is uncommitted, and sends them as one batch once it commits', async () => {
+    const { leader, firstIndex, releaseFollowers } = await slowFollowerDisks(100);
     const first = leader.node.propose(put(0));
     await expect.poll(() => leader.storage.lastIndex(), { timeout: 5_000 }).toBe(firstIndex);
     const held = Array.from({ length: 10 }, (_, i) => leader.node.propose(put(i + 1)));
     await settle();
     // The first batch cannot commit (no follower's disk took it): the ten wait, not yet in the log.
     expect(leader.storage.lastIndex()).toBe(firstIndex);
-    for (const follower of followers) follower.holdSaves = null;
     releaseFollowers();
     const results = await Promise.all([first, ...held]);
     expect(results.map((result) => result?.ok)).toEqual(Array(11).fill(true));
@@ -131,17 +142,7 @@ describe('RaftNode write path', () => {
   });
 
   it('sends held proposals at once when proposalBatchEntriesMax of them wait', async () => {
-    members = startCluster(
-      new MemoryNetwork(),
-      { proposalBatchesInFlightMax: 1, proposalBatchEntriesMax: 4 },
-      patientLeader,
-    );
-    const leader = await electedLeader(members);
-    const followers = members.filter((member) => member !== leader);
-    let releaseFollowers = () => {};
-    const slowDisk = new Promise<void>((resolve) => (releaseFollowers = resolve));
-    for (const follower of followers) follower.holdSaves = slowDisk;
-    const firstIndex = leader.node.status().lastIndex + 1;
+    const { leader, firstIndex, releaseFollowers } = await slowFollowerDisks(4);
     const proposals = [leader.node.propose(put(0))];
     await expect.poll(() => leader.storage.lastIndex(), { timeout: 5_000 }).toBe(firstIndex);
     for (let i = 1; i <= 3; i++) proposals.push(leader.node.propose(put(i)));
@@ -150,7 +151,6 @@ describe('RaftNode write path', () => {
     proposals.push(leader.node.propose(put(4)));
     // The fourth waiting proposal reaches the cap: all four go out, uncommitted batch or not.
     await expect.poll(() => leader.storage.lastIndex(), { timeout: 5_000 }).toBe(firstIndex + 4);
-    for (const follower of followers) follower.holdSaves = null;
     releaseFollowers();
     expect((await Promise.all(proposals)).every((result) => result?.ok)).toBe(true);
   });
