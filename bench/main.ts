@@ -53,7 +53,10 @@ function runSetup(options: BenchOptions, startedAt: string, etcdBinary: string |
         ? `etcd ${etcdVersion}: ${clusterSize} members, fsync on, heartbeat ${etcdHeartbeatMs} ms, election timeout ${etcdElectionTimeoutMs} ms; gRPC through the etcd3 client, or its JSON gateway`
         : 'etcd: not compared (--no-etcd)',
       `load: ${load}; ${options.durationSec} s measured per point after a warm-up; keys uniform over ${options.keyCount}; ${valueBytes}-byte values; a separate load-generator process per point`,
-      'every point is measured every way in "via" (raftkv to all nodes or to the leader only; etcd by gRPC or by its JSON gateway, to all members or to the leader only); each row shows the best (most ops/s; with --rate, the lowest p99), results.json extra.variants has them all',
+      'every point is measured every way in "via" (raftkv to all nodes or to the leader only; etcd by gRPC or by its JSON gateway, to all members or to the leader only), and the best way is kept (most ops/s; with --rate, the lowest p99); results.json extra.variants has them all',
+      options.rounds > 1
+        ? `rounds: the best way is measured ${options.rounds - 1} more times, the systems taking turns to go first, and each row shows the median of its ${options.rounds} windows (results.json extra.rounds has each; the last column, their spread)`
+        : 'rounds: one window per point and system (--rounds N takes the median of N)',
       'reads: the key space is written once before them; etcd has no lease read (served linearizable), its stale read is a serializable one',
       'CPU: utime+stime of every server process in the window (/proc); both clusters run at once on this machine, the idle one shows as extra.otherSystemCpuSec, other work on the machine as extra.outsideCpuSec',
       ...(options.scenarios.includes('failover')

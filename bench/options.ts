@@ -15,6 +15,11 @@ export interface BenchOptions {
   durationSec: number;
   /** Unmeasured writes per system before the first load point (JIT warm-up); 0 for none. */
   warmUpSec: number;
+  /**
+   * Windows per load point and system: the first measures every way of reaching the system, the
+   * rest only the best way, systems alternating; the row is the median window.
+   */
+  rounds: number;
   concurrencies: number[];
   /** Open loop at this total rate when set; closed loop otherwise. */
   rateOpsPerSec: number | undefined;
@@ -34,6 +39,9 @@ const fullRun = {
   // under load and about 4% by 30 s; after 4 s of warm-up, JIT work was still 14% of a 64-client
   // write point's CPU (measured with perf, 2026-11-27).
   warmUpSec: 30,
+  // On this shared 2-core machine one 10 s window's ops/s swings by 20-30% from run to run (etcd's
+  // more than raftkv's): a median of three windows, taken turn about, keeps the ratios steadier.
+  rounds: 3,
   concurrencies: [1, 16, 64, 256],
   keyCount: 100_000,
   failoverTrials: 20,
@@ -43,18 +51,22 @@ const fullRun = {
 const quickRun = {
   durationSec: 2,
   warmUpSec: 1,
+  rounds: 1,
   concurrencies: [16, 64],
   keyCount: 1_000,
   failoverTrials: 3,
   restartEntries: 5_000,
   restartTrials: 1,
 };
+/** Windows per point beyond which a run only gets longer, not surer. */
+const roundsMax = 15;
 /** More clients than this would only measure the load generator's own limits. */
 const concurrencyMax = 4_096;
 
 export const benchUsage = `usage:
   raftkv bench [--compare etcd | --no-etcd] [--scenario ${scenarioNames.join('|')}|all[,...]]
                [--duration SECONDS] [--warm-up SECONDS (${fullRun.warmUpSec}; unmeasured writes per system first)]
+               [--rounds N (${fullRun.rounds}; windows per point and system, the row is their median)]
                [--concurrency 1,16,64,256] [--rate OPS_PER_SEC] [--keys ${fullRun.keyCount}]
                [--failover-trials ${fullRun.failoverTrials}] [--restart-entries ${fullRun.restartEntries}]
                [--restart-trials ${fullRun.restartTrials}] [--quick] [--out DIR]
@@ -100,6 +112,7 @@ export function parseBenchOptions(argv: readonly string[], now = new Date()): Be
       'scenario',
       'duration',
       'warm-up',
+      'rounds',
       'concurrency',
       'rate',
       'keys',
@@ -119,6 +132,7 @@ export function parseBenchOptions(argv: readonly string[], now = new Date()): Be
     scenarios: parseScenarios(stringFlag(flags, 'scenario', 'all')),
     durationSec: integerFlag(flags, 'duration', defaults.durationSec, 1),
     warmUpSec: integerFlag(flags, 'warm-up', defaults.warmUpSec, 0),
+    rounds: integerFlag(flags, 'rounds', defaults.rounds, 1, roundsMax),
     concurrencies: flags.has('concurrency')
       ? parseConcurrencies(stringFlag(flags, 'concurrency'))
       : defaults.concurrencies,

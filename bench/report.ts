@@ -66,11 +66,21 @@ function tableTitle(row: LoadRow): string {
 /** cas: attempts that swapped, per second (the rest were refused: another client's swap came first). */
 const swapsPerSec = (row: LoadRow) => (row.ops - (row.extra.conflicts ?? 0)) / row.params.durationSec;
 
+/** A row's ops/s over its rounds, slowest to fastest; its one value when it had one round. */
+function roundsSpread(row: LoadRow): string {
+  const rates = (row.extra.rounds ?? [{ opsPerSec: row.opsPerSec }]).map((round) => round.opsPerSec);
+  const [low, high] = [Math.min(...rates), Math.max(...rates)];
+  return low === high ? fixed(low, 0) : `${fixed(low, 0)}–${fixed(high, 0)}`;
+}
+
+const roundsOf = (row: LoadRow) => row.extra.rounds?.length ?? 1;
+
 function tableRow(
   concurrency: number,
   raftkv: LoadRow | undefined,
   etcd: LoadRow | undefined,
   cas: boolean,
+  rounds: boolean,
 ): string[] {
   const both = (pick: (row: LoadRow) => string) =>
     `${raftkv ? pick(raftkv) : '—'} / ${etcd ? pick(etcd) : '—'}`;
@@ -88,6 +98,7 @@ function tableRow(
     both((row) => String(row.errors)),
     both((row) => `${row.extra.client}→${row.extra.targets}`),
     ...(cas ? [both((row) => fixed(swapsPerSec(row), 0))] : []),
+    ...(rounds ? [both(roundsSpread)] : []),
   ];
 }
 
@@ -118,11 +129,15 @@ export function scenarioTables(allRows: readonly ResultRow[]): ScenarioTable[] {
       group.find((row) => row.system === system && row.params.concurrency === concurrency);
     const systems = [...new Set(group.map((row) => row.system))];
     const cas = group[0]!.scenario === 'cas';
+    const rounds = Math.max(...group.map(roundsOf));
     return {
       title,
       concurrencies,
-      header: cas ? casHeader : header,
-      cells: concurrencies.map((c) => tableRow(c, find('raftkv', c), find('etcd', c), cas)),
+      header: [
+        ...(cas ? casHeader : header),
+        ...(rounds > 1 ? [`ops/s of the ${rounds} rounds, min–max (raftkv / etcd)`] : []),
+      ],
+      cells: concurrencies.map((c) => tableRow(c, find('raftkv', c), find('etcd', c), cas, rounds > 1)),
       series: systems.map((system) => ({
         system,
         opsPerSec: concurrencies.map((c) => find(system, c)?.opsPerSec),
@@ -142,6 +157,9 @@ function rowFindings(row: LoadRow, cores: number): string[] {
   else {
     for (const variant of row.extra.variants.filter((v) => v.failure))
       findings.push(`${variant.client}→${variant.targets} ${variant.failure}`);
+    (row.extra.rounds ?? []).forEach((round, at) => {
+      if (at > 0 && round.failure) findings.push(`round ${at + 1}: ${round.failure}`);
+    });
   }
   if (row.errors > 0) findings.push(`${row.errors} errors ${JSON.stringify(row.extra.errorKinds)}`);
   for (const [name, cpuSec] of Object.entries(row.extra.serverCpuSecByProcess)) {

@@ -18,6 +18,14 @@ export interface VariantResult {
   failure?: string;
 }
 
+/** One window of a load point measured over several rounds (the best way of reaching the system). */
+export interface RoundResult {
+  opsPerSec: number;
+  p99Ms: number;
+  errors: number;
+  failure?: string;
+}
+
 /** Latency at a percentile of the window's successful requests: [percentile, ms]. */
 export type LatencyPoint = [number, number];
 
@@ -43,10 +51,16 @@ export interface LoadRow {
   /** CPU seconds of this system's server processes during the measurement window. */
   cpuSec: number;
   extra: {
-    /** How the reported numbers were reached (the fastest of `variants` for writes). */
+    /** How the reported numbers were reached (the best of `variants`). */
     client: ClientKind;
     targets: TargetNodes;
+    /** The first round: every way of reaching the system, one window each. */
     variants: VariantResult[];
+    /**
+     * With --rounds N > 1: the best way's N windows in the order taken (the first is its window
+     * in `variants`); the row's numbers are the median one's.
+     */
+    rounds?: RoundResult[];
     errorKinds: Record<string, number>;
     meanMs: number;
     maxMs: number;
@@ -62,7 +76,7 @@ export interface LoadRow {
     outsideCpuSec: number;
     /** What the system actually served when it has no exact equivalent of the level asked. */
     servedAs?: string;
-    /** Set when no way of reaching the system could be measured at this point (the numbers are zeros). */
+    /** Set when the window the row shows could not be measured (the numbers are zeros): every reason seen. */
     failure?: string;
   };
 }

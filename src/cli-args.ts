@@ -43,12 +43,28 @@ export function stringFlag(flags: ParsedFlags, name: string, fallback?: string):
   throw new UsageError(`--${name} is required`);
 }
 
-export function integerFlag(flags: ParsedFlags, name: string, fallback: number, min = 0): number {
+export function integerFlag(
+  flags: ParsedFlags,
+  name: string,
+  fallback: number,
+  min = 0,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
   const value = flags.get(name);
   if (value === undefined) return fallback;
   const parsed = Number(value);
-  if (typeof value !== 'string' || !/^\d+$/.test(value) || parsed < min || !Number.isSafeInteger(parsed)) {
-    throw new UsageError(`--${name} must be an integer >= ${min}`);
+  if (
+    typeof value !== 'string' ||
+    !/^\d+$/.test(value) ||
+    parsed < min ||
+    parsed > max ||
+    !Number.isSafeInteger(parsed)
+  ) {
+    throw new UsageError(
+      max === Number.MAX_SAFE_INTEGER
+        ? `--${name} must be an integer >= ${min}`
+        : `--${name} must be an integer from ${min} to ${max}`,
+    );
   }
   return parsed;
 }

@@ -5,6 +5,7 @@ import { parseBenchOptions } from '../../bench/options.js';
 import { renderMarkdown, restartTable, runNotes, scenarioTables } from '../../bench/report.js';
 import { renderHtml } from '../../bench/report-html.js';
 import type { LatencyPoint, LoadRow, RestartRow, ResultRow } from '../../bench/result-row.js';
+import { medianWindow } from '../../bench/scenarios.js';
 import { UsageError } from '../../src/cli-args.js';
 
 const setup = { startedAt: '2026-11-27T00:00:00.000Z', machine: 'test machine', lines: ['a line'] };
@@ -86,10 +87,34 @@ describe('bench flags', () => {
     expect(() => parseBenchOptions(['--restart-trials', 'x'])).toThrow(UsageError);
   });
 
+  it('takes three rounds per point by default, one with --quick, and refuses rounds out of range', () => {
+    expect(parseBenchOptions([]).rounds).toBe(3);
+    expect(parseBenchOptions(['--quick']).rounds).toBe(1);
+    expect(parseBenchOptions(['--quick', '--rounds', '5']).rounds).toBe(5);
+    for (const bad of ['0', '16', '2.5', 'x']) {
+      expect(() => parseBenchOptions(['--rounds', bad]), bad).toThrow(UsageError);
+    }
+  });
+
   it('restarts on a million entries by default and on a few thousand with --quick', () => {
     expect(parseBenchOptions([])).toMatchObject({ restartEntries: 1_000_000, restartTrials: 3 });
     expect(parseBenchOptions(['--quick']).restartEntries).toBeLessThan(10_000);
     expect(parseBenchOptions(['--quick', '--restart-entries', '42']).restartEntries).toBe(42);
+  });
+});
+
+describe('the median window of a point', () => {
+  const moreOps = (a: number, b: number) => a > b;
+
+  it('is the middle one ranked best first, and of an even count the worse middle one', () => {
+    expect(medianWindow([300, 100, 200], moreOps)).toBe(200);
+    expect(medianWindow([400, 100, 300, 200], moreOps)).toBe(200);
+    expect(medianWindow([100, 300], moreOps)).toBe(100);
+    expect(medianWindow([700], moreOps)).toBe(700);
+  });
+
+  it('ranks by whatever "better" is: a lower p99 in an open loop', () => {
+    expect(medianWindow([9, 3, 5, 20, 4], (a, b) => a < b)).toBe(5);
   });
 });
 
@@ -113,6 +138,23 @@ describe('bench report', () => {
     expect(put.header).not.toContain('swaps/s (raftkv / etcd)');
     expect(put.header[4]).toBe('raftkv p50 / p99 / p99.9 ms');
     expect(put.cells[0]![4]).toBe('2.00 / 9.00 / 12.0');
+  });
+
+  it("shows a row's spread over its rounds in a last column, and a failed later round in the notes", () => {
+    const rounds = (rates: number[]) => rates.map((opsPerSec) => ({ opsPerSec, p99Ms: 9, errors: 0 }));
+    const raftkv = loadRow('raftkv', 'put', 64, 30_000);
+    raftkv.extra.rounds = rounds([3_100, 3_000, 2_800]);
+    const etcd = loadRow('etcd', 'put', 64, 20_000);
+    etcd.extra.rounds = [
+      ...rounds([2_500, 2_000]),
+      { opsPerSec: 0, p99Ms: 0, errors: 0, failure: 'no leader' },
+    ];
+    const [put] = scenarioTables([raftkv, etcd]);
+    expect(put!.header.at(-1)).toBe('ops/s of the 3 rounds, min–max (raftkv / etcd)');
+    expect(put!.cells[0]!.at(-1)).toBe('2800–3100 / 0–2500');
+    expect(runNotes([raftkv, etcd], 2)).toEqual(['etcd put c=64: round 3: no leader']);
+    // One round each: no spread column.
+    expect(scenarioTables(rows)[0]!.header.at(-1)).toBe('via');
   });
 
   it('tables restarts with raftkv against each system, and calls out short fills and failed trials', () => {
