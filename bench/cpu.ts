@@ -56,3 +56,20 @@ export function machineBusyCpuSec(): number {
   const [user, nice, system, , , irq, softirq] = cpuLine!.trim().split(/\s+/).slice(1).map(Number);
   return (user! + nice! + system! + irq! + softirq!) / clockTicksPerSec;
 }
+
+/** Steps of the host probe's loop: about half a second of CPU on this machine when it is quiet. */
+const hostProbeSteps = 50_000_000;
+
+/**
+ * Milliseconds of CPU a fixed integer loop takes in this process: the same on a given machine when
+ * its host is quiet, more when the host's other tenants slow its cores (a shared VM). Taken before
+ * and after a run, it tells a reader whether two runs met the same machine.
+ */
+export function hostProbeCpuMs(steps = hostProbeSteps): number {
+  const started = process.cpuUsage();
+  let state = 0;
+  for (let step = 0; step < steps; step++) state = (state * 31 + step) | 0;
+  const used = process.cpuUsage(started);
+  // The result is used, so the loop cannot be left out.
+  return (used.user + used.system) / 1000 + (state === 0.5 ? 1 : 0);
+}

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { UsageError } from '../src/cli-args.js';
 import { defaultRaftConfig, tickMs } from '../src/config.js';
+import { hostProbeCpuMs } from './cpu.js';
 import {
   etcdElectionTimeoutMs,
   etcdHeartbeatMs,
@@ -16,11 +17,12 @@ import {
 } from './etcd-cluster.js';
 import { failoverLoadClients } from './failover.js';
 import { type BenchOptions, benchUsage, parseBenchOptions } from './options.js';
+import { type ProfileSummary, readNodeProfiles, renderProfileMarkdown, summarizeProfile } from './profile.js';
 import { type RunSetup, renderMarkdown, runNotes } from './report.js';
 import { renderHtml } from './report-html.js';
 import type { ResultRow } from './result-row.js';
 import { ScenarioRunner, valueBytes } from './scenarios.js';
-import { clusterSize, startSystems } from './systems.js';
+import { type BenchSystem, clusterSize, startSystems } from './systems.js';
 
 /** Free space needed under the temp dir: ten data dirs, etcd's preallocated WAL files, raftkv's logs. */
 const freeDiskBytesMin = 4 * 1024 ** 3;
@@ -35,7 +37,13 @@ async function checkFreeDisk(): Promise<void> {
   }
 }
 
-function runSetup(options: BenchOptions, startedAt: string, etcdBinary: string | undefined): RunSetup {
+function runSetup(
+  options: BenchOptions,
+  startedAt: string,
+  etcdBinary: string | undefined,
+  hostProbeMs: { start: number; end: number },
+  loadAverage: number,
+): RunSetup {
   const heartbeatMs = defaultRaftConfig.heartbeatTicks * tickMs;
   const electionMsMin = defaultRaftConfig.electionTimeoutTicksMin * tickMs;
   const etcdVersionText = etcdBinary ? execFileSync(etcdBinary, ['--version'], { encoding: 'utf8' }) : '';
@@ -64,15 +72,26 @@ function runSetup(options: BenchOptions, startedAt: string, etcdBinary: string |
             `failover: ${options.failoverTrials} leader kills (SIGKILL) per system under ${failoverLoadClients} closed-loop writers over all members; etcd once with raftkv's heartbeat and election timeout (a cluster of its own), once with its defaults; etcd keeps its default PreVote setting (off before 3.5), raftkv runs PreVote + CheckQuorum`,
           ]
         : []),
-      `load average when the run started: ${loadavg()[0]!.toFixed(2)} on ${cpus().length} cores`,
+      ...(options.profile
+        ? [
+            "profiles: every raftkv node ran under V8's sampling profiler (--profile), which costs it a few % of its speed",
+          ]
+        : []),
+      `load average when the run started: ${loadAverage.toFixed(2)} on ${cpus().length} cores`,
+      `host probe (a fixed loop, ms of CPU; more means a slower or busier host, compare across runs): ${hostProbeMs.start.toFixed(0)} before the run, ${hostProbeMs.end.toFixed(0)} after it`,
     ],
   };
 }
 
-async function writeReports(outDir: string, rows: ResultRow[], setup: RunSetup): Promise<void> {
+async function writeReports(
+  outDir: string,
+  rows: ResultRow[],
+  setup: RunSetup,
+  extraSections: string[],
+): Promise<void> {
   await mkdir(outDir, { recursive: true });
   const notes = runNotes(rows, cpus().length);
-  const markdown = renderMarkdown(rows, setup, notes);
+  const markdown = renderMarkdown(rows, setup, notes, extraSections);
   await writeFile(join(outDir, 'results.json'), `${JSON.stringify(rows, null, 2)}\n`);
   await writeFile(join(outDir, 'report.md'), markdown);
   await writeFile(join(outDir, 'report.html'), renderHtml(rows, setup, notes));
@@ -92,17 +111,22 @@ export async function benchMain(argv: string[]): Promise<number> {
   }
   await checkFreeDisk();
   const startedAt = new Date().toISOString();
+  const loadAverage = loadavg()[0]!;
+  const hostProbeStartMs = hostProbeCpuMs();
   // The clusters run in their own process groups, so Ctrl-C reaches only the bench: stop them here.
   const interrupted = new AbortController();
   const onSignal = () => interrupted.abort();
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   const logDir = join(options.outDir, 'logs');
+  const profileDir = options.profile ? join(options.outDir, 'profiles') : undefined;
   let rows: ResultRow[];
+  let roles: Map<string, string> | undefined;
   try {
-    const running = await startSystems(etcdBinary, logDir);
+    const running = await startSystems(etcdBinary, logDir, profileDir);
     try {
       rows = await new ScenarioRunner(options, running, interrupted.signal, logDir).runAll();
+      if (profileDir) roles = await raftkvRoles(running.systems.find((system) => system.name === 'raftkv')!);
     } finally {
       await running.stop(logDir);
     }
@@ -110,8 +134,35 @@ export async function benchMain(argv: string[]): Promise<number> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
-  await writeReports(options.outDir, rows, runSetup(options, startedAt, etcdBinary));
+  const profileSection = profileDir ? [await profileMarkdown(profileDir, roles!)] : [];
+  const hostProbeMs = { start: hostProbeStartMs, end: hostProbeCpuMs() };
+  const setup = runSetup(options, startedAt, etcdBinary, hostProbeMs, loadAverage);
+  await writeReports(options.outDir, rows, setup, profileSection);
   return 0;
+}
+
+/** Each raftkv node's role at the end of the run, by name (n1..n5). */
+async function raftkvRoles(raftkv: BenchSystem): Promise<Map<string, string>> {
+  const leader = await raftkv.leaderEndpoint().catch(() => undefined);
+  return new Map(
+    raftkv.processes.map((process, at) => [
+      process.name,
+      leader === undefined ? 'role unknown' : raftkv.endpoints[at] === leader ? 'leader' : 'follower',
+    ]),
+  );
+}
+
+/** The profile section of report.md, over every node that wrote a profile. */
+async function profileMarkdown(profileDir: string, roles: Map<string, string>): Promise<string> {
+  const summaries: ProfileSummary[] = [];
+  for (const [name, role] of roles) {
+    const profile = await readNodeProfiles(join(profileDir, name));
+    if (profile) summaries.push(summarizeProfile(profile, name, role));
+  }
+  if (summaries.length === 0) return `## where raftkv spent its time (profiles)\n\nNo node wrote a profile.`;
+  // The leader first: it does the most, and differently.
+  summaries.sort((a, b) => Number(b.role === 'leader') - Number(a.role === 'leader'));
+  return renderProfileMarkdown(summaries, profileDir);
 }
 
 // `npm run bench` runs this file directly; `raftkv bench` imports benchMain through the CLI.

@@ -30,6 +30,8 @@ export interface BenchOptions {
   restartEntries: number;
   /** Restarts of one member per system in the restart scenario. */
   restartTrials: number;
+  /** Run every raftkv node under V8's profiler and sum the profiles up in the report. */
+  profile: boolean;
   outDir: string;
 }
 
@@ -69,10 +71,12 @@ export const benchUsage = `usage:
                [--rounds N (${fullRun.rounds}; windows per point and system, the row is their median)]
                [--concurrency 1,16,64,256] [--rate OPS_PER_SEC] [--keys ${fullRun.keyCount}]
                [--failover-trials ${fullRun.failoverTrials}] [--restart-entries ${fullRun.restartEntries}]
-               [--restart-trials ${fullRun.restartTrials}] [--quick] [--out DIR]
+               [--restart-trials ${fullRun.restartTrials}] [--quick] [--profile] [--out DIR]
   --quick: ${quickRun.durationSec} s per point at concurrency ${quickRun.concurrencies.join(' and ')} over ${quickRun.keyCount} keys,
            ${quickRun.failoverTrials} failover trials, ${quickRun.restartTrials} restart on ${quickRun.restartEntries} entries (a smoke test);
-           flags given explicitly win.`;
+           flags given explicitly win.
+  --profile: every raftkv node runs under V8's profiler (a few % slower); report.md sums up where
+             its time went, the .cpuprofile files (flame graphs) are in <out>/profiles/.`;
 
 function parseConcurrencies(text: string): number[] {
   const values = text.split(',').map((part) => part.trim());
@@ -106,7 +110,7 @@ function defaultOutDir(now: Date): string {
 
 export function parseBenchOptions(argv: readonly string[], now = new Date()): BenchOptions {
   const flags = parseFlags(argv, {
-    booleans: ['quick', 'no-etcd'],
+    booleans: ['quick', 'no-etcd', 'profile'],
     values: [
       'compare',
       'scenario',
@@ -141,6 +145,7 @@ export function parseBenchOptions(argv: readonly string[], now = new Date()): Be
     failoverTrials: integerFlag(flags, 'failover-trials', defaults.failoverTrials, 1),
     restartEntries: integerFlag(flags, 'restart-entries', defaults.restartEntries, 1),
     restartTrials: integerFlag(flags, 'restart-trials', defaults.restartTrials, 1),
+    profile: flags.has('profile'),
     outDir: stringFlag(flags, 'out', defaultOutDir(now)),
   };
 }

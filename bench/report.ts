@@ -298,16 +298,19 @@ function markdownTable(table: { header: string[]; cells: string[][] }): string {
   return [line(table.header), line(table.header.map(() => '---')), ...table.cells.map(line)].join('\n');
 }
 
+/** `extraSections`: markdown sections of their own (the profiles), after the scenarios' tables. */
 export function renderMarkdown(
   rows: readonly ResultRow[],
   setup: RunSetup,
   notes: readonly string[],
+  extraSections: readonly string[] = [],
 ): string {
   const sections = scenarioTables(rows).map((table) => `## ${table.title}\n\n${markdownTable(table)}`);
   const failover = failoverTable(rows);
   if (failover) sections.push(`## failover\n\n${failoverIntro}\n\n${markdownTable(failover)}`);
   const restart = restartTable(rows);
   if (restart) sections.push(`## restart\n\n${restartIntro}\n\n${markdownTable(restart)}`);
+  sections.push(...extraSections);
   return [
     `# raftkv vs etcd — ${setup.startedAt}`,
     '',

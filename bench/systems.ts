@@ -174,10 +174,15 @@ async function etcdSystem(cluster: EtcdCluster): Promise<BenchSystem> {
   };
 }
 
-/** Starts raftkv (and etcd, given its binary) side by side and waits until each has a leader. */
+/**
+ * Starts raftkv (and etcd, given its binary) side by side and waits until each has a leader.
+ * With `profileDir`, every raftkv node runs under V8's profiler and writes its profiles to
+ * <profileDir>/n<id>/ when stopped (stop() then stops raftkv gracefully first).
+ */
 export async function startSystems(
   etcdBinary: string | undefined,
   startFailureLogDir: string,
+  profileDir?: string,
 ): Promise<RunningSystems> {
   const started: StartedCluster[] = [];
   const stop = async (logDir: string) => {
@@ -189,8 +194,15 @@ export async function startSystems(
     );
   };
   try {
-    const raftkv = await RealCluster.start(clusterSize);
-    started.push(raftkv);
+    const raftkv = await RealCluster.start(clusterSize, {
+      ...(profileDir ? { runtimeArgsFor: (id) => profilerArgs(join(profileDir, `n${id}`)) } : {}),
+    });
+    // A profile is written when the process exits, not when it is killed.
+    started.push(
+      profileDir
+        ? { dataDir: raftkv.dataDir, destroy: () => raftkv.stop().then(() => raftkv.destroy()) }
+        : raftkv,
+    );
     const etcd = etcdBinary ? await EtcdCluster.start(etcdBinary, clusterSize) : undefined;
     if (etcd) started.push(etcd);
     const systems = await Promise.all([raftkvSystem(raftkv), ...(etcd ? [etcdSystem(etcd)] : [])]);
@@ -203,6 +215,11 @@ export async function startSystems(
     await stop(startFailureLogDir);
     throw error;
   }
+}
+
+/** Node's flags for a sampling CPU profile written to `directory` at exit. */
+function profilerArgs(directory: string): string[] {
+  return ['--cpu-prof', `--cpu-prof-dir=${directory}`];
 }
 
 async function startExtraEtcd(binary: string, timing: RaftTiming, label: string): Promise<ExtraCluster> {

@@ -35,12 +35,16 @@ export function clusterMembers(options: ClusterOptions): Member[] {
   }));
 }
 
-/** `members` is the node's own view of the cluster (its --members); `extraArgs` follow the usual flags. */
+/**
+ * `members` is the node's own view of the cluster (its --members); `extraArgs` follow the usual
+ * flags; `runtimeArgs` are Node's own (before the script), e.g. --cpu-prof.
+ */
 export function startNodeProcess(
   member: Member,
   members: readonly Member[],
   dataDir: string,
   extraArgs: readonly string[] = [],
+  runtimeArgs: readonly string[] = [],
 ): ChildProcess {
   mkdirSync(dataDir, { recursive: true });
   const log = openSync(join(dataDir, `n${member.id}.log`), 'a');
@@ -56,7 +60,10 @@ export function startNodeProcess(
     ...extraArgs,
   ];
   try {
-    return spawn(process.execPath, args, { detached: true, stdio: ['ignore', log, log] });
+    return spawn(process.execPath, [...runtimeArgs, ...args], {
+      detached: true,
+      stdio: ['ignore', log, log],
+    });
   } finally {
     // The child holds its own copy of the descriptor; ours would leak one per (re)start.
     closeSync(log);

@@ -57,6 +57,8 @@ export interface RealClusterOptions {
   nodeFlagsFor?: (id: number) => readonly string[];
   /** The nodes serve https (started with --tls-cert): clients check their certificates against `ca`. */
   tlsCa?: Buffer;
+  /** Node's own flags for one node's process (before the script), e.g. --cpu-prof. */
+  runtimeArgsFor?: (id: number) => readonly string[];
 }
 
 export class RealCluster {
@@ -101,7 +103,8 @@ export class RealCluster {
     const member = this.members.find((m) => m.id === id)!;
     const view = this.links?.membersSeenBy(id) ?? this.members;
     const flags = [...(this.options.nodeFlags ?? []), ...(this.options.nodeFlagsFor?.(id) ?? [])];
-    this.processes.set(id, startNodeProcess(member, view, this.dataDir, flags));
+    const runtimeArgs = this.options.runtimeArgsFor?.(id) ?? [];
+    this.processes.set(id, startNodeProcess(member, view, this.dataDir, flags, runtimeArgs));
   }
 
   isRunning(id: number): boolean {

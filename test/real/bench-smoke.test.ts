@@ -1,10 +1,11 @@
 // `raftkv bench --quick` end to end through the built binary: both clusters start, both systems
-// get rows with finite numbers, the reports are written. No speed assertions (design.md §9:
-// speed claims live in bench/ only). etcd is required: without it this test fails, never skips.
+// get rows with finite numbers, the reports are written (with two rounds per point and the
+// profiles of every raftkv node). No speed assertions (design.md §9: speed claims live in bench/
+// only). etcd is required: without it this test fails, never skips.
 // Failover has its own short run (2 trials): inside --quick it would add well over 40 s.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -76,6 +77,7 @@ describe('raftkv bench --quick', () => {
         '1',
         '--rounds',
         '2',
+        '--profile',
         '--out',
         outDir,
       ]);
@@ -102,6 +104,17 @@ describe('raftkv bench --quick', () => {
       const markdown = await readFile(join(outDir, 'report.md'), 'utf8');
       expect(markdown).toContain('## put');
       expect(markdown).toContain('ops/s of the 2 rounds, min–max (raftkv / etcd)');
+      // --profile: every node wrote a profile when stopped, and the report sums them up, leader first.
+      for (const id of [1, 2, 3, 4, 5]) {
+        const files = await readdir(join(outDir, 'profiles', `n${id}`));
+        expect(
+          files.filter((file) => file.endsWith('.cpuprofile')),
+          `n${id}`,
+        ).toHaveLength(1);
+      }
+      expect(markdown).toContain('## where raftkv spent its time (profiles)');
+      expect(markdown).toMatch(/\| part of the stack \| n\d \(leader\) \| n\d \(follower\) \|/);
+      expect(markdown).toMatch(/\| HTTP routes \| \d+\.\d% \|/);
       const html = await readFile(join(outDir, 'report.html'), 'utf8');
       expect(html).toContain('<svg');
       expect(html).not.toMatch(/<script/i);

@@ -1,6 +1,7 @@
 // The bench's flags and reports, without running anything: which scenarios a flag asks for, and
 // what report.md and report.html show for load, cas, failover and restart rows.
 import { describe, expect, it } from 'vitest';
+import { hostProbeCpuMs } from '../../bench/cpu.js';
 import { parseBenchOptions } from '../../bench/options.js';
 import { renderMarkdown, restartTable, runNotes, scenarioTables } from '../../bench/report.js';
 import { renderHtml } from '../../bench/report-html.js';
@@ -100,6 +101,15 @@ describe('bench flags', () => {
     expect(parseBenchOptions([])).toMatchObject({ restartEntries: 1_000_000, restartTrials: 3 });
     expect(parseBenchOptions(['--quick']).restartEntries).toBeLessThan(10_000);
     expect(parseBenchOptions(['--quick', '--restart-entries', '42']).restartEntries).toBe(42);
+  });
+});
+
+describe('the host probe', () => {
+  it('reports the CPU milliseconds its loop took: more steps, more time', () => {
+    const short = hostProbeCpuMs(1_000);
+    const long = hostProbeCpuMs(20_000_000);
+    expect(Number.isFinite(long) && long > 0).toBe(true);
+    expect(long).toBeGreaterThan(short);
   });
 });
 
