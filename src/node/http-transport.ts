@@ -85,19 +85,11 @@ export class HttpTransport implements Transport {
     this.inbox = new Inbox(this.nodeId, this.counters);
   }
 
-  /**
-   * Queues the messages and has each peer's stream take its share at once, as one frame: the
-   * leader's AppendEntries leave before it starts its own disk write, not one event-loop turn
-   * later.
-   */
   send(messages: readonly Message[]): void {
-    const touched = new Set<PeerLink>();
     for (const message of messages) {
       const link = this.closing === null ? this.links.get(message.to) : undefined;
       if (link === undefined || !link.enqueue(message)) this.counters.dropped += 1;
-      else touched.add(link);
     }
-    for (const link of touched) link.wake();
   }
 
   onMessages(handler: MessageHandler): void {
@@ -191,7 +183,7 @@ class PeerLink {
     this.origin = origin;
   }
 
-  /** Queues a message unless the queue is full; false means the caller counts it dropped. The caller then wakes the link. */
+  /** Queues a message unless the queue is full; false means the caller counts it dropped. */
   enqueue(message: Message): boolean {
     const bytes = estimatedMessageBytes(message);
     const full =
@@ -200,6 +192,7 @@ class PeerLink {
     if (this.closed || full) return false;
     this.queue.push(message);
     this.queuedBytes += bytes;
+    this.scheduleWake();
     return true;
   }
 
@@ -260,7 +253,7 @@ class PeerLink {
     this.queuedBytes = 0;
   }
 
-  /** A wake on the next event-loop turn (after a redial: the old stream's end comes first). */
+  /** Messages queued in the same event loop turn go out as one frame. */
   private scheduleWake(): void {
     if (this.wakeScheduled) return;
     this.wakeScheduled = true;
@@ -271,7 +264,7 @@ class PeerLink {
   }
 
   /** Opens the stream when there is work, none is open and no backoff runs; or wakes the open one. */
-  wake(): void {
+  private wake(): void {
     if (this.closed || this.queue.length === 0 || this.backoffTimer !== undefined) return;
     if (this.stream !== null) {
       this.stream.pump();
