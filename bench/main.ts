@@ -17,8 +17,14 @@ import {
 } from './etcd-cluster.js';
 import { failoverLoadClients } from './failover.js';
 import { type BenchOptions, benchUsage, parseBenchOptions } from './options.js';
-import { type ProfileSummary, readNodeProfiles, renderProfileMarkdown, summarizeProfile } from './profile.js';
-import { type RunSetup, renderMarkdown, runNotes } from './report.js';
+import {
+  type ProfileSummary,
+  profileSection,
+  profileSectionTitle,
+  readNodeProfiles,
+  summarizeProfile,
+} from './profile.js';
+import { type ReportSection, type RunSetup, renderMarkdown, runNotes } from './report.js';
 import { renderHtml } from './report-html.js';
 import type { ResultRow } from './result-row.js';
 import { ScenarioRunner, valueBytes } from './scenarios.js';
@@ -87,14 +93,14 @@ async function writeReports(
   outDir: string,
   rows: ResultRow[],
   setup: RunSetup,
-  extraSections: string[],
+  extraSections: ReportSection[],
 ): Promise<void> {
   await mkdir(outDir, { recursive: true });
   const notes = runNotes(rows, cpus().length);
   const markdown = renderMarkdown(rows, setup, notes, extraSections);
   await writeFile(join(outDir, 'results.json'), `${JSON.stringify(rows, null, 2)}\n`);
   await writeFile(join(outDir, 'report.md'), markdown);
-  await writeFile(join(outDir, 'report.html'), renderHtml(rows, setup, notes));
+  await writeFile(join(outDir, 'report.html'), renderHtml(rows, setup, notes, extraSections));
   console.log(markdown);
   console.log(`results, report.md and report.html in ${outDir}`);
 }
@@ -134,10 +140,10 @@ export async function benchMain(argv: string[]): Promise<number> {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
-  const profileSection = profileDir ? [await profileMarkdown(profileDir, roles!)] : [];
+  const profileSections = profileDir ? [await profilesOf(profileDir, roles!)] : [];
   const hostProbeMs = { start: hostProbeStartMs, end: hostProbeCpuMs() };
   const setup = runSetup(options, startedAt, etcdBinary, hostProbeMs, loadAverage);
-  await writeReports(options.outDir, rows, setup, profileSection);
+  await writeReports(options.outDir, rows, setup, profileSections);
   return 0;
 }
 
@@ -152,17 +158,18 @@ async function raftkvRoles(raftkv: BenchSystem): Promise<Map<string, string>> {
   );
 }
 
-/** The profile section of report.md, over every node that wrote a profile. */
-async function profileMarkdown(profileDir: string, roles: Map<string, string>): Promise<string> {
+/** The profile section of the reports, over every node that wrote a profile. */
+async function profilesOf(profileDir: string, roles: Map<string, string>): Promise<ReportSection> {
   const summaries: ProfileSummary[] = [];
   for (const [name, role] of roles) {
     const profile = await readNodeProfiles(join(profileDir, name));
     if (profile) summaries.push(summarizeProfile(profile, name, role));
   }
-  if (summaries.length === 0) return `## where raftkv spent its time (profiles)\n\nNo node wrote a profile.`;
+  if (summaries.length === 0)
+    return { title: profileSectionTitle, intro: 'No node wrote a profile.', tables: [] };
   // The leader first: it does the most, and differently.
   summaries.sort((a, b) => Number(b.role === 'leader') - Number(a.role === 'leader'));
-  return renderProfileMarkdown(summaries, profileDir);
+  return profileSection(summaries, profileDir);
 }
 
 // `npm run bench` runs this file directly; `raftkv bench` imports benchMain through the CLI.

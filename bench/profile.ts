@@ -5,6 +5,7 @@
 // flame graphs.
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { ReportSection } from './report.js';
 
 /** The parts of the fields of a .cpuprofile (V8's Profiler.Profile) that the summary reads. */
 export interface CpuProfile {
@@ -150,8 +151,8 @@ export async function readNodeProfiles(directory: string): Promise<CpuProfile | 
 
 const percent = (share: number) => `${(100 * share).toFixed(1)}%`;
 
-/** report.md's profile section: parts side by side for every node, then each node's top functions. */
-export function renderProfileMarkdown(summaries: readonly ProfileSummary[], profileDir: string): string {
+/** The profile section of both reports: parts side by side for every node, then each node's top functions. */
+export function profileSection(summaries: readonly ProfileSummary[], profileDir: string): ReportSection {
   const parts = [...new Set(summaries.flatMap((summary) => summary.parts.map((p) => p.part)))];
   const shareOf = (summary: ProfileSummary, part: string) =>
     summary.parts.find((p) => p.part === part)?.share ?? 0;
@@ -160,29 +161,31 @@ export function renderProfileMarkdown(summaries: readonly ProfileSummary[], prof
     (a, b) =>
       Math.max(...summaries.map((s) => shareOf(s, b))) - Math.max(...summaries.map((s) => shareOf(s, a))),
   );
-  const line = (cells: readonly string[]) => `| ${cells.join(' | ')} |`;
-  const header = ['part of the stack', ...summaries.map((s) => `${s.name} (${s.role})`)];
-  const lines = [
-    '## where raftkv spent its time (profiles)',
-    '',
-    `Each raftkv node ran under V8's sampling profiler (--cpu-prof) for the whole run; the .cpuprofile files are in ${profileDir} (open them in Chrome DevTools or speedscope for flame graphs). ` +
+  return {
+    title: profileSectionTitle,
+    intro:
+      `Each raftkv node ran under V8's sampling profiler (--cpu-prof) for the whole run; the .cpuprofile files are in ${profileDir} (open them in Chrome DevTools or speedscope for flame graphs). ` +
       "Shares are of the main thread's busy time; a frame with no script of its own (a V8 builtin, a native call) counts for its nearest caller that has one. " +
       "The samples are wall-clock: time a node spent preempted inside a system call (a loopback socket write wakes the reader, who may take the CPU) counts for that call; LevelDB's and V8's own threads are not in them.",
-    '',
-    line(header),
-    line(header.map(() => '---')),
-    line(['busy ms', ...summaries.map((s) => s.busyMs.toFixed(0))]),
-    ...parts.map((part) => line([part, ...summaries.map((s) => percent(shareOf(s, part)))])),
-  ];
-  for (const summary of summaries) {
-    lines.push(
-      '',
-      `### ${summary.name} (${summary.role}): functions by own time`,
-      '',
-      line(['function', 'part', 'share']),
-      line(['---', '---', '---']),
-      ...summary.functions.map((f) => line([f.name.replace(/\|/g, '\\|'), f.part, percent(f.share)])),
-    );
-  }
-  return lines.join('\n');
+    tables: [
+      {
+        table: {
+          header: ['part of the stack', ...summaries.map((s) => `${s.name} (${s.role})`)],
+          cells: [
+            ['busy ms', ...summaries.map((s) => s.busyMs.toFixed(0))],
+            ...parts.map((part) => [part, ...summaries.map((s) => percent(shareOf(s, part)))]),
+          ],
+        },
+      },
+      ...summaries.map((summary) => ({
+        title: `${summary.name} (${summary.role}): functions by own time`,
+        table: {
+          header: ['function', 'part', 'share'],
+          cells: summary.functions.map((f) => [f.name, f.part, percent(f.share)]),
+        },
+      })),
+    ],
+  };
 }
+
+export const profileSectionTitle = 'where raftkv spent its time (profiles)';

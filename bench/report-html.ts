@@ -6,6 +6,7 @@ import {
   failoverTable,
   nothingOdd,
   type PlainTable,
+  type ReportSection,
   type RunSetup,
   restartIntro,
   restartTable,
@@ -164,7 +165,21 @@ table{border-collapse:collapse;font-size:13px;margin:8px 0}th,td{border:1px soli
 th{background:#f3f3f3}.charts{display:flex;gap:24px;flex-wrap:wrap}svg{font-size:11px}
 svg .grid{stroke:#e5e5e5}svg .title{font-weight:600;font-size:12px}`;
 
-export function renderHtml(rows: readonly ResultRow[], setup: RunSetup, notes: readonly string[]): string {
+function extraSection(section: ReportSection): string {
+  const tables = section.tables.map(({ title, table }) =>
+    title === undefined ? htmlTable(table) : `<h3>${escapeHtml(title)}</h3>\n${htmlTable(table)}`,
+  );
+  return [`<h2>${escapeHtml(section.title)}</h2>`, `<p>${escapeHtml(section.intro)}</p>`, ...tables].join(
+    '\n',
+  );
+}
+
+export function renderHtml(
+  rows: readonly ResultRow[],
+  setup: RunSetup,
+  notes: readonly string[],
+  extraSections: readonly ReportSection[] = [],
+): string {
   const list = (items: readonly string[]) =>
     `<ul>${items.map((item) => `<li>${escapeHtml(item)}</li>`).join('')}</ul>`;
   return `<!doctype html>
@@ -176,6 +191,7 @@ ${list(setup.lines)}
 ${scenarioTables(rows).map(tableSection).join('\n')}
 ${plainSection('failover', failoverIntro, failoverTable(rows))}
 ${plainSection('restart', restartIntro, restartTable(rows))}
+${extraSections.map(extraSection).join('\n')}
 <h2>Notes</h2>
 ${list(notes.length > 0 ? notes : [nothingOdd])}
 </body></html>

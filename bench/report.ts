@@ -216,6 +216,13 @@ export interface PlainTable {
   cells: string[][];
 }
 
+/** A section of its own after the scenarios' tables (the profiles): an intro, then titled tables. */
+export interface ReportSection {
+  title: string;
+  intro: string;
+  tables: { title?: string; table: PlainTable }[];
+}
+
 const failoverHeader = [
   'system',
   'heartbeat / election timeout ms',
@@ -294,23 +301,30 @@ export function restartTable(rows: readonly ResultRow[]): PlainTable | undefined
 }
 
 function markdownTable(table: { header: string[]; cells: string[][] }): string {
-  const line = (cells: readonly string[]) => `| ${cells.join(' | ')} |`;
+  const line = (cells: readonly string[]) =>
+    `| ${cells.map((cell) => cell.replace(/\|/g, '\\|')).join(' | ')} |`;
   return [line(table.header), line(table.header.map(() => '---')), ...table.cells.map(line)].join('\n');
 }
 
-/** `extraSections`: markdown sections of their own (the profiles), after the scenarios' tables. */
+function markdownSection(section: ReportSection): string {
+  const tables = section.tables.map(({ title, table }) =>
+    title === undefined ? markdownTable(table) : `### ${title}\n\n${markdownTable(table)}`,
+  );
+  return [`## ${section.title}`, section.intro, ...tables].join('\n\n');
+}
+
 export function renderMarkdown(
   rows: readonly ResultRow[],
   setup: RunSetup,
   notes: readonly string[],
-  extraSections: readonly string[] = [],
+  extraSections: readonly ReportSection[] = [],
 ): string {
   const sections = scenarioTables(rows).map((table) => `## ${table.title}\n\n${markdownTable(table)}`);
   const failover = failoverTable(rows);
   if (failover) sections.push(`## failover\n\n${failoverIntro}\n\n${markdownTable(failover)}`);
   const restart = restartTable(rows);
   if (restart) sections.push(`## restart\n\n${restartIntro}\n\n${markdownTable(restart)}`);
-  sections.push(...extraSections);
+  sections.push(...extraSections.map(markdownSection));
   return [
     `# raftkv vs etcd — ${setup.startedAt}`,
     '',

@@ -117,6 +117,7 @@ describe('raftkv bench --quick', () => {
       expect(markdown).toMatch(/\| HTTP routes \| \d+\.\d% \|/);
       const html = await readFile(join(outDir, 'report.html'), 'utf8');
       expect(html).toContain('<svg');
+      expect(html).toContain('<h2>where raftkv spent its time (profiles)</h2>');
       expect(html).not.toMatch(/<script/i);
     },
     benchDeadlineMs,

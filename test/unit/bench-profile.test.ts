@@ -4,12 +4,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  type CpuProfile,
-  readNodeProfiles,
-  renderProfileMarkdown,
-  summarizeProfile,
-} from '../../bench/profile.js';
+import { type CpuProfile, profileSection, readNodeProfiles, summarizeProfile } from '../../bench/profile.js';
+import { renderMarkdown } from '../../bench/report.js';
+import { renderHtml } from '../../bench/report-html.js';
 
 const dist = 'file:///app/dist/src';
 const modules = 'file:///app/node_modules';
@@ -84,15 +81,22 @@ describe('bench profile summary', () => {
     expect(await readNodeProfiles(join(dir, 'absent'))).toBeUndefined();
   });
 
-  it('tables the parts side by side per node, then each node’s functions', () => {
-    const markdown = renderProfileMarkdown(
+  it('tables the parts side by side per node, then each node’s functions, in report.md and report.html', () => {
+    const section = profileSection(
       [summarizeProfile(profile(), 'n1', 'leader'), summarizeProfile(profile(), 'n2', 'follower')],
       '/out/profiles',
     );
+    const setup = { startedAt: '2026-11-27T00:00:00.000Z', machine: 'test machine', lines: [] };
+    const markdown = renderMarkdown([], setup, [], [section]);
+    expect(markdown).toContain('## where raftkv spent its time (profiles)');
     expect(markdown).toContain('| part of the stack | n1 (leader) | n2 (follower) |');
     expect(markdown).toContain('| Raft core | 36.4% | 36.4% |');
     expect(markdown).toContain('| busy ms | 11 | 11 |');
     expect(markdown).toContain('### n2 (follower): functions by own time');
     expect(markdown).toContain('/out/profiles');
+    const html = renderHtml([], setup, [], [section]);
+    expect(html).toContain('<h2>where raftkv spent its time (profiles)</h2>');
+    expect(html).toContain('<td>Raft core</td><td>36.4%</td><td>36.4%</td>');
+    expect(html).toContain('<h3>n1 (leader): functions by own time</h3>');
   });
 });
