@@ -61,10 +61,13 @@ function partOf(url: string): string | undefined {
   return partsByUrl.find(([pattern]) => pattern.test(url))?.[1] ?? 'other libraries';
 }
 
+/** Time no script can be charged with: V8's own "(program)" frame, or a root without a script. */
+const unattributedPart = 'V8 and Node native (not attributed)';
+
 /** V8's pseudo-frames: time outside JavaScript. */
 const pseudoParts = new Map([
   ['(garbage collector)', 'garbage collection'],
-  ['(program)', 'V8 and Node native (not attributed)'],
+  ['(program)', unattributedPart],
 ]);
 
 /** Sums a profile up: (idle) samples are left out; every other sample counts for its leaf. */
@@ -82,7 +85,7 @@ export function summarizeProfile(profile: CpuProfile, name: string, role: string
     const part =
       pseudoParts.get(functionName) ??
       partOf(url) ??
-      (parent === undefined ? 'V8 and Node native (not attributed)' : partOfNode(parent));
+      (parent === undefined ? unattributedPart : partOfNode(parent));
     partCache.set(id, part);
     return part;
   };

@@ -9,21 +9,18 @@ import type {
   TargetNodes,
 } from './loadgen-protocol.js';
 
-export interface VariantResult {
-  client: ClientKind;
-  targets: TargetNodes;
+/** One measured window of a load point: what it did, or why it could not be measured. */
+export interface RoundResult {
   opsPerSec: number;
   p99Ms: number;
   errors: number;
   failure?: string;
 }
 
-/** One window of a load point measured over several rounds (the best way of reaching the system). */
-export interface RoundResult {
-  opsPerSec: number;
-  p99Ms: number;
-  errors: number;
-  failure?: string;
+/** The window of one way of reaching the system (the first round measures every way). */
+export interface VariantResult extends RoundResult {
+  client: ClientKind;
+  targets: TargetNodes;
 }
 
 /** Latency at a percentile of the window's successful requests: [percentile, ms]. */

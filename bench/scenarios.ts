@@ -313,9 +313,8 @@ export class ScenarioRunner {
   }
 }
 
-function variantResult({ variant, result, failure }: Measured): VariantResult {
-  const measured = { opsPerSec: result.ops / result.windowSec, p99Ms: result.p99Ms, errors: result.errors };
-  return { ...variant, ...measured, ...(failure ? { failure } : {}) };
+function variantResult(measured: Measured): VariantResult {
+  return { ...measured.variant, ...roundResult(measured) };
 }
 
 /**
