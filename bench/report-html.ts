@@ -15,6 +15,7 @@ import {
   scenarioTables,
 } from './report.js';
 import type { ResultRow } from './result-row.js';
+import { targetsSection } from './targets.js';
 
 const chartWidthPx = 460;
 const chartHeightPx = 240;
@@ -188,6 +189,7 @@ export function renderHtml(
 <h1>raftkv vs etcd — ${escapeHtml(setup.startedAt)}</h1>
 <p>Machine: ${escapeHtml(setup.machine)}</p>
 ${list(setup.lines)}
+${extraSection(targetsSection(rows))}
 ${scenarioTables(rows).map(tableSection).join('\n')}
 ${plainSection('failover', failoverIntro, failoverTable(rows))}
 ${plainSection('restart', restartIntro, restartTable(rows))}

@@ -1,6 +1,7 @@
 // results.json -> the side-by-side tables (one per scenario and read level, one of failover
 // times, one of restart times), the notes on anything odd in the run, and report.md.
 // report-html.ts draws the same tables with charts.
+import { fixed, ratio } from './format.js';
 import type { SystemName } from './loadgen-protocol.js';
 import {
   type FailoverRow,
@@ -10,6 +11,7 @@ import {
   type RestartRow,
   type ResultRow,
 } from './result-row.js';
+import { targetsSection } from './targets.js';
 
 /** What the reader needs to know about the run beside the numbers. */
 export interface RunSetup {
@@ -41,9 +43,6 @@ const saturatedCoreShare = 0.9;
 /** Other work on the machine above this many cores during a window is called out as disturbing it. */
 const outsideLoadCoresMax = 0.25;
 
-const fixed = (value: number, digits: number) => (Number.isFinite(value) ? value.toFixed(digits) : '—');
-const ratio = (a: number | undefined, b: number | undefined) =>
-  a === undefined || b === undefined || b === 0 ? '—' : `${fixed(a / b, 2)}×`;
 const opsPerCpuSec = (row: LoadRow | undefined) =>
   row === undefined ? undefined : row.cpuSec > 0 ? row.ops / row.cpuSec : Number.POSITIVE_INFINITY;
 
@@ -319,7 +318,10 @@ export function renderMarkdown(
   notes: readonly string[],
   extraSections: readonly ReportSection[] = [],
 ): string {
-  const sections = scenarioTables(rows).map((table) => `## ${table.title}\n\n${markdownTable(table)}`);
+  const sections = [
+    markdownSection(targetsSection(rows)),
+    ...scenarioTables(rows).map((table) => `## ${table.title}\n\n${markdownTable(table)}`),
+  ];
   const failover = failoverTable(rows);
   if (failover) sections.push(`## failover\n\n${failoverIntro}\n\n${markdownTable(failover)}`);
   const restart = restartTable(rows);

@@ -104,6 +104,12 @@ describe('raftkv bench --quick', () => {
       const markdown = await readFile(join(outDir, 'report.md'), 'utf8');
       expect(markdown).toContain('## put');
       expect(markdown).toContain('ops/s of the 2 rounds, min–max (raftkv / etcd)');
+      // The targets open the report: a quick run has 64 clients, not 256, and no failover or reads.
+      expect(markdown.indexOf('## Targets')).toBeLessThan(markdown.indexOf('## put'));
+      expect(markdown).toMatch(
+        /\| writes: ops\/s at least 1\.5× etcd's at 64 and 256 clients \| 64 clients: \d+\.\d\d×, 256 clients: not run \| (missed|not measured) \|/,
+      );
+      expect(markdown).toMatch(/\| failover: .* \| not run \| not measured \|/);
       // --profile: every node wrote a profile when stopped, and the report sums them up, leader first.
       for (const id of [1, 2, 3, 4, 5]) {
         const files = await readdir(join(outDir, 'profiles', `n${id}`));

@@ -5,75 +5,12 @@ import { hostProbeCpuMs } from '../../bench/cpu.js';
 import { parseBenchOptions } from '../../bench/options.js';
 import { renderMarkdown, restartTable, runNotes, scenarioTables } from '../../bench/report.js';
 import { renderHtml } from '../../bench/report-html.js';
-import type { LatencyPoint, LoadRow, RestartRow, ResultRow } from '../../bench/result-row.js';
+import type { ResultRow } from '../../bench/result-row.js';
 import { medianWindow } from '../../bench/scenarios.js';
 import { UsageError } from '../../src/cli-args.js';
+import { loadRow, restartRow } from './bench-rows.js';
 
 const setup = { startedAt: '2026-11-27T00:00:00.000Z', machine: 'test machine', lines: ['a line'] };
-
-function latencies(scale: number): LatencyPoint[] {
-  return [0, 50, 90, 99, 99.9, 99.99, 100].map((p): LatencyPoint => [p, scale * (1 + p / 10)]);
-}
-
-function loadRow(
-  system: 'raftkv' | 'etcd',
-  scenario: LoadRow['scenario'],
-  concurrency: number,
-  ops: number,
-  conflicts?: number,
-): LoadRow {
-  return {
-    system,
-    scenario,
-    params: { concurrency, pattern: 'closed', durationSec: 10, keyCount: 1000, valueBytes: 100 },
-    ops,
-    opsPerSec: ops / 10,
-    p50Ms: 2,
-    p99Ms: 9,
-    p999Ms: 12,
-    errors: 0,
-    cpuSec: 5,
-    extra: {
-      client: system === 'raftkv' ? 'http' : 'grpc',
-      targets: 'all',
-      variants: [],
-      errorKinds: {},
-      meanMs: 3,
-      maxMs: 20,
-      latencyPercentilesMs: latencies(system === 'raftkv' ? 1 : 2),
-      ...(conflicts === undefined ? {} : { conflicts }),
-      loadgenCpuSec: 1,
-      serverCpuSecByProcess: {},
-      otherSystemCpuSec: 0,
-      outsideCpuSec: 0,
-    },
-  };
-}
-
-function restartRow(system: 'raftkv' | 'etcd', trialsMs: number[], fillOps: number): RestartRow {
-  const sorted = [...trialsMs].sort((a, b) => a - b);
-  return {
-    system,
-    scenario: 'restart',
-    params: { entries: 1000, trials: 3 },
-    ops: trialsMs.length,
-    p50Ms: sorted[Math.ceil(sorted.length / 2) - 1] ?? 0,
-    p99Ms: sorted.at(-1) ?? 0,
-    p999Ms: sorted.at(-1) ?? 0,
-    errors: 3 - trialsMs.length,
-    extra: {
-      label: system === 'raftkv' ? 'raftkv' : 'etcd defaults',
-      member: system === 'raftkv' ? 'n2' : 'e2',
-      readyProbe: 'probe',
-      appliedIndex: 1234,
-      dataBytes: 5 * 1024 ** 2,
-      fillOps,
-      fillSec: 2,
-      trialsMs,
-      ...(trialsMs.length < 3 ? { failure: 'stopped after 2 of 3 trials: no ready answer' } : {}),
-    },
-  };
-}
 
 describe('bench flags', () => {
   it('runs the scenarios asked in their fixed order, and all of them for all', () => {
