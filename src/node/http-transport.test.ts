@@ -346,6 +346,25 @@ describe('HttpTransport sending', () => {
     expect(rounds).toEqual(Array.from({ length: 1_000 }, (_, round) => round));
   });
 
+  it('sends at once with `now`, and otherwise on the next turn with the rest of this one', async () => {
+    const receiver = await startReceiver();
+    const sender = startSender();
+    sender.setPeer(receiverId, receiver.address);
+    sender.send(numberedHeartbeats(senderId, receiverId, 0, 1));
+    await vi.waitFor(() => expect(receiver.batches.flat()).toHaveLength(1), { timeout: deadlineMs });
+    // The stream is open: a later turn's message waits in the queue until the next turn...
+    sender.send(numberedHeartbeats(senderId, receiverId, 1, 1));
+    sender.send(numberedHeartbeats(senderId, receiverId, 2, 1));
+    expect(sender.queuedMessages(receiverId)).toBe(2);
+    // ...unless it is to go now: then the stream takes everything queued for that peer.
+    sender.send(numberedHeartbeats(senderId, receiverId, 3, 1), { now: true });
+    expect(sender.queuedMessages(receiverId)).toBe(0);
+    await vi.waitFor(() => expect(receiver.batches.flat()).toHaveLength(4), { timeout: deadlineMs });
+    expect(receiver.batches.slice(1).map((batch) => batch.length)).toEqual([3]);
+    await sender.close();
+    expect(sender.stats()).toMatchObject({ sent: 4, dropped: 0 });
+  });
+
   it('cuts batches at batchBytesMax, but always sends a message bigger than that', async () => {
     const receiver = await startReceiver();
     const sender = startSender({ batchBytesMax: 10_000 });

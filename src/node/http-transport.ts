@@ -29,7 +29,7 @@ import {
 import { emptyTransportStats, Inbox } from './inbox.js';
 import type { PeerAuth } from './peer-auth.js';
 import { encodeFrame, FrameReader, FrameTooLargeError } from './stream-frames.js';
-import type { MessageHandler, Transport, TransportStats } from './transport.js';
+import type { MessageHandler, SendOptions, Transport, TransportStats } from './transport.js';
 
 export { defaultHttpTransportLimits, type HttpTransportLimits };
 
@@ -85,11 +85,18 @@ export class HttpTransport implements Transport {
     this.inbox = new Inbox(this.nodeId, this.counters);
   }
 
-  send(messages: readonly Message[]): void {
+  /**
+   * Messages queued in one event-loop turn go out together, one frame per peer, on the next turn;
+   * with `now`, each peer's stream takes what waits for it at once.
+   */
+  send(messages: readonly Message[], options?: SendOptions): void {
+    const woken = options?.now ? new Set<PeerLink>() : undefined;
     for (const message of messages) {
       const link = this.closing === null ? this.links.get(message.to) : undefined;
       if (link === undefined || !link.enqueue(message)) this.counters.dropped += 1;
+      else woken?.add(link);
     }
+    if (woken) for (const link of woken) link.wake();
   }
 
   onMessages(handler: MessageHandler): void {
@@ -264,7 +271,7 @@ class PeerLink {
   }
 
   /** Opens the stream when there is work, none is open and no backoff runs; or wakes the open one. */
-  private wake(): void {
+  wake(): void {
     if (this.closed || this.queue.length === 0 || this.backoffTimer !== undefined) return;
     if (this.stream !== null) {
       this.stream.pump();

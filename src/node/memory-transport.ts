@@ -4,7 +4,7 @@
 import { assert } from '../assert.js';
 import { encodeMessages, type Message, type NodeId } from '../raft/messages.js';
 import { emptyTransportStats, Inbox } from './inbox.js';
-import type { MessageHandler, Transport, TransportStats } from './transport.js';
+import type { MessageHandler, SendOptions, Transport, TransportStats } from './transport.js';
 
 /**
  * Messages one directed link holds in flight before it drops new ones, so a receiver that is
@@ -71,7 +71,8 @@ export class MemoryTransport implements Transport {
     return !this.closed;
   }
 
-  send(messages: readonly Message[]): void {
+  /** Each call goes out as its own delivery per destination, so `now` changes nothing here. */
+  send(messages: readonly Message[], _options?: SendOptions): void {
     for (const [to, batch] of groupByDestination(messages)) this.sendBatch(to, batch);
   }
 

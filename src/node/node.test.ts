@@ -21,6 +21,8 @@ interface TestMember {
   saves: StorageUpdate[];
   /** While set, this member's saves wait for it (a slow disk). */
   holdSaves: Promise<void> | null;
+  /** Every transport.send of AppendEntries with entries: the entries' indices and the `now` option. */
+  appendSends: { indices: number[]; now: boolean }[];
 }
 
 function startCluster(
@@ -32,13 +34,21 @@ function startCluster(
     const storage = new MemoryDurableStorage({ voters: ids, learners: [] });
     const saves: StorageUpdate[] = [];
     const save = storage.save.bind(storage);
-    const member: Omit<TestMember, 'node'> = { storage, saves, holdSaves: null };
+    const member: Omit<TestMember, 'node'> = { storage, saves, holdSaves: null, appendSends: [] };
     storage.save = async (update) => {
       saves.push(update);
       if (member.holdSaves) await member.holdSaves;
       return save(update);
     };
     const transport = network.transport(id);
+    const send = transport.send.bind(transport);
+    transport.send = (messages, options) => {
+      const indices = messages.flatMap((message) =>
+        message.type === 'app' ? message.entries.map((entry) => entry.index) : [],
+      );
+      if (indices.length > 0) member.appendSends.push({ indices, now: options?.now ?? false });
+      send(messages, options);
+    };
     for (const peer of ids) if (peer !== id) transport.setPeer(peer, `memory:${peer}`);
     const node = new RaftNode({
       id,
@@ -153,6 +163,31 @@ describe('RaftNode write path', () => {
     await expect.poll(() => leader.storage.lastIndex(), { timeout: 5_000 }).toBe(firstIndex + 4);
     releaseFollowers();
     expect((await Promise.all(proposals)).every((result) => result?.ok)).toBe(true);
+  });
+
+  it('has a small batch of proposals leave at once, and a larger one with the rest of its turn', async () => {
+    members = startCluster(new MemoryNetwork(), { sendAtOnceEntriesMax: 4 });
+    const leader = await electedLeader(members);
+    const sendsOf = async (proposals: number) => {
+      const firstIndex = leader.node.status().lastIndex + 1;
+      const results = await Promise.all(
+        Array.from({ length: proposals }, (_, i) => leader.node.propose(put(i))),
+      );
+      expect(results.every((result) => result?.ok)).toBe(true);
+      // The sends that carried the batch's entries (to each follower) for the first time.
+      return leader.appendSends
+        .filter((sent) => sent.indices[0] === firstIndex)
+        .map((sent) => ({ now: sent.now, entries: new Set(sent.indices).size }));
+    };
+    const single = await sendsOf(1);
+    expect(single.length).toBeGreaterThan(0);
+    expect(single.every((sent) => sent.now)).toBe(true);
+    const four = await sendsOf(4);
+    expect(four.length).toBeGreaterThan(0);
+    expect(four.every((sent) => sent.now && sent.entries === 4)).toBe(true);
+    const five = await sendsOf(5);
+    expect(five.length).toBeGreaterThan(0);
+    expect(five.every((sent) => !sent.now && sent.entries === 5)).toBe(true);
   });
 
   it('refuses held proposals as soon as the leader loses its leadership', async () => {

@@ -231,8 +231,9 @@ export class RaftNode {
 
   // ---- proposals ---------------------------------------------------------------------------------
 
-  private flushProposals(): void {
-    if (this.pendingItems.length === 0 || this.holdProposals()) return;
+  /** Proposes what waits, as one batch unless proposals are held back; returns how many went. */
+  private flushProposals(): number {
+    if (this.pendingItems.length === 0 || this.holdProposals()) return 0;
     const batch = this.pendingItems;
     this.pendingItems = [];
     const items = batch.map((item) => ({ type: 'normal' as const, data: item.data }));
@@ -240,13 +241,14 @@ export class RaftNode {
     if (!result.ok) {
       const error = this.proposalRefusal(result.reason);
       for (const item of batch) this.settle(item.waiter.timer, () => item.waiter.reject(error));
-      return;
+      return 0;
     }
     this.uncommittedBatches.push({ term: result.term, lastIndex: result.firstIndex + batch.length - 1 });
     batch.forEach((item, offset) => {
       item.waiter.slot.index = result.firstIndex + offset;
       this.proposals.set(result.firstIndex + offset, { ...item.waiter, term: result.term });
     });
+    return batch.length;
   }
 
   /**
@@ -311,8 +313,9 @@ export class RaftNode {
       this.flushScheduled = false;
       if (this.stopped) return;
       try {
-        this.flushProposals();
-        this.options.transport.send(this.raft.takeMessagesNow());
+        const proposed = this.flushProposals();
+        const now = proposed > 0 && proposed <= this.limits.sendAtOnceEntriesMax;
+        this.options.transport.send(this.raft.takeMessagesNow(), { now });
       } catch (error) {
         this.fail(error);
         return;

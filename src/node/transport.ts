@@ -13,9 +13,17 @@ export interface TransportStats {
   malformed: number;
 }
 
+export interface SendOptions {
+  /**
+   * Start sending now rather than with the rest of this event-loop turn's messages: one fewer
+   * turn of latency, one more frame. A transport that sends each call on its own ignores it.
+   */
+  now?: boolean;
+}
+
 export interface Transport {
   /** Queues messages for their destinations; returns at once. */
-  send(messages: readonly Message[]): void;
+  send(messages: readonly Message[], options?: SendOptions): void;
   /** Sets the one handler that receives every message addressed to this node. */
   onMessages(handler: MessageHandler): void;
   /** Sets or changes where a peer is dialled (membership changes, address updates). */
