@@ -215,7 +215,7 @@ export interface PlainTable {
   cells: string[][];
 }
 
-/** A section of its own after the scenarios' tables (the profiles): an intro, then titled tables. */
+/** A section of its own (the targets first, the profiles after the scenarios' tables): an intro, then titled tables. */
 export interface ReportSection {
   title: string;
   intro: string;
