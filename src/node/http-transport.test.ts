@@ -147,13 +147,14 @@ const wronglyTypedBatches: [string, unknown][] = [
   ['a negative from', { v: wireFormatVersion, m: [{ ...heartbeat, from: -1 }] }],
   ['a fractional round', { v: wireFormatVersion, m: [{ ...heartbeat, round: 1.5 }] }],
   ['a missing commit', { v: wireFormatVersion, m: [{ ...heartbeat, commit: undefined }] }],
+  ['entries as a list (version 1 form) in version 2', { v: wireFormatVersion, m: [sampleAppend] }],
   [
-    'entry data as a string',
-    { v: wireFormatVersion, m: [{ ...sampleAppend, entries: [{ ...sampleEntry, data: 'x' }] }] },
+    'entry data as a string (version 1)',
+    { v: wireFormatVersion - 1, m: [{ ...sampleAppend, entries: [{ ...sampleEntry, data: 'x' }] }] },
   ],
   [
-    'an unknown entry type',
-    { v: wireFormatVersion, m: [{ ...sampleAppend, entries: [{ ...sampleEntry, type: 'blob' }] }] },
+    'an unknown entry type (version 1)',
+    { v: wireFormatVersion - 1, m: [{ ...sampleAppend, entries: [{ ...sampleEntry, type: 'blob' }] }] },
   ],
   ['a valid message after a broken one', { v: wireFormatVersion, m: [{ ...heartbeat, to: 'x' }, heartbeat] }],
 ];

@@ -1,6 +1,7 @@
 // The messages the consensus core exchanges (etcd style: every message is one-way; an answer
 // is another message in the other direction), and the one codec every transport uses.
 import { Packr } from 'msgpackr';
+import { readUint32, readUint53, writeUint32, writeUint53 } from '../big-endian.js';
 
 export type NodeId = number;
 /** Marks "no node" in votes and leader hints; real node ids start at 1. */
@@ -131,13 +132,28 @@ export function entryBytes(entry: Entry): number {
 
 // ---- codec -------------------------------------------------------------------------------
 
-/** Version of the on-wire message batch format; a node reads this version and the one before. */
-export const wireFormatVersion = 1;
+/**
+ * Version of the on-wire message batch format; a node reads this version and the one before.
+ * Version 2 carries an AppendEntries' entries as one binary block (see encodeEntries); version 1
+ * carried each entry as a msgpack map, which cost the leader an encoding per entry and peer, and
+ * each follower a map, its keys and two buffers per entry to decode.
+ */
+export const wireFormatVersion = 2;
+const previousWireFormatVersion = 1;
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
 
 export function encodeMessages(messages: readonly Message[]): Uint8Array {
-  return packr.pack({ v: wireFormatVersion, m: messages });
+  return packr.pack({ v: wireFormatVersion, m: messages.map(toWire) });
+}
+
+/** A message as version 1 put it on the wire (entries as a list of maps); tests of that version use it. */
+export function encodeMessagesV1(messages: readonly Message[]): Uint8Array {
+  return packr.pack({ v: previousWireFormatVersion, m: messages });
+}
+
+function toWire(message: Message): unknown {
+  return message.type === 'app' ? { ...message, entries: encodeEntries(message.entries) } : message;
 }
 
 export class MalformedMessageError extends Error {
@@ -152,10 +168,15 @@ export function decodeMessages(bytes: Uint8Array): Message[] {
   } catch (error) {
     throw new MalformedMessageError(`undecodable message batch: ${(error as Error).message}`);
   }
-  if (!isRecord(decoded) || decoded.v !== wireFormatVersion || !Array.isArray(decoded.m)) {
+  if (
+    !isRecord(decoded) ||
+    (decoded.v !== wireFormatVersion && decoded.v !== previousWireFormatVersion) ||
+    !Array.isArray(decoded.m)
+  ) {
     throw new MalformedMessageError('not a message batch of a known version');
   }
-  return decoded.m.map(validateMessage);
+  const version = decoded.v;
+  return decoded.m.map((raw) => validateMessage(raw, version));
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -200,7 +221,7 @@ const booleanFields: Record<MessageType, readonly string[]> = {
   transferLeader: [],
 };
 
-function validateMessage(raw: unknown): Message {
+function validateMessage(raw: unknown, version: number): Message {
   if (!isRecord(raw)) throw new MalformedMessageError('message is not an object');
   const type = raw.type as MessageType;
   if (!messageTypes.includes(type))
@@ -218,9 +239,14 @@ function validateMessage(raw: unknown): Message {
     if (typeof raw[field] !== 'boolean') throw new MalformedMessageError(`${type}: bad ${field}`);
   }
   if (type === 'app') {
-    if (!Array.isArray(raw.entries)) throw new MalformedMessageError('app: entries is not a list');
-    raw.entries.forEach(validateEntry);
-    copyPayloads(raw.entries as Entry[]);
+    if (version === previousWireFormatVersion) {
+      if (!Array.isArray(raw.entries)) throw new MalformedMessageError('app: entries is not a list');
+      raw.entries.forEach(validateEntry);
+      copyPayloads(raw.entries as Entry[]);
+    } else {
+      if (!(raw.entries instanceof Uint8Array)) throw new MalformedMessageError('app: entries is not bytes');
+      raw.entries = decodeEntries(raw.entries);
+    }
   }
   return raw as unknown as Message;
 }
@@ -256,6 +282,66 @@ function validateEntry(raw: unknown): void {
   ) {
     throw new MalformedMessageError('app: malformed entry');
   }
+}
+
+// ---- entries as one binary block (wire version 2) ------------------------------------------------
+
+/**
+ * Each entry, one after the other: its type (its position in entryTypes, 1 byte), index, term and
+ * stampMs (each a big-endian unsigned 64-bit integer, at most 2^53 - 1), the length of its data
+ * (big-endian unsigned 32-bit) and the data.
+ */
+const entryHeaderBytes = 1 + 3 * 8 + 4;
+
+export function encodeEntries(entries: readonly Entry[]): Uint8Array {
+  let totalBytes = 0;
+  for (const entry of entries) totalBytes += entryHeaderBytes + entry.data.byteLength;
+  const block = new Uint8Array(totalBytes);
+  let offset = 0;
+  for (const entry of entries) {
+    block[offset] = entryTypes.indexOf(entry.type);
+    writeUint53(block, offset + 1, entry.index);
+    writeUint53(block, offset + 9, entry.term);
+    writeUint53(block, offset + 17, entry.stampMs);
+    writeUint32(block, offset + 25, entry.data.byteLength);
+    block.set(entry.data, offset + entryHeaderBytes);
+    offset += entryHeaderBytes + entry.data.byteLength;
+  }
+  return block;
+}
+
+/**
+ * The entries of a received block. The block is copied first, once: a log keeps entries for
+ * long, and views of the received frame would pin all of it in memory. Each entry's data is a
+ * view of the copy.
+ */
+export function decodeEntries(received: Uint8Array): Entry[] {
+  const block = new Uint8Array(received);
+  const entries: Entry[] = [];
+  let offset = 0;
+  while (offset < block.byteLength) {
+    if (block.byteLength - offset < entryHeaderBytes) throw new MalformedMessageError('app: truncated entry');
+    const type = entryTypes[block[offset]!];
+    if (type === undefined) throw new MalformedMessageError('app: malformed entry');
+    const dataStart = offset + entryHeaderBytes;
+    const dataEnd = dataStart + readUint32(block, offset + 25);
+    if (dataEnd > block.byteLength) throw new MalformedMessageError('app: truncated entry');
+    entries.push({
+      index: readEntryNumber(block, offset + 1),
+      term: readEntryNumber(block, offset + 9),
+      type,
+      stampMs: readEntryNumber(block, offset + 17),
+      data: block.subarray(dataStart, dataEnd),
+    });
+    offset = dataEnd;
+  }
+  return entries;
+}
+
+function readEntryNumber(block: Uint8Array, offset: number): number {
+  const value = readUint53(block, offset);
+  if (!Number.isSafeInteger(value)) throw new MalformedMessageError('app: malformed entry');
+  return value;
 }
 
 /** For tests and traces: a one-line description of a message. */
