@@ -1,6 +1,8 @@
+import { Packr } from 'msgpackr';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { RaftkvError } from '../errors.js';
 import type { KvCommand, KvDeleteCommand, KvPutCommand } from './commands.js';
+import { keyBytes } from './keys.js';
 import { kvGet, kvRange, kvService, validateKvCommand } from './kv.js';
 import {
   kvKeyBytesMax,
@@ -313,5 +315,48 @@ describe('KV service', () => {
   it('names the key a command touches', () => {
     expect(kvService.keysTouched(putCommand('users/1', 1))).toEqual(['users/1']);
     expect(kvService.keysTouched(deleteCommand('users/2'))).toEqual(['users/2']);
+  });
+});
+
+describe('KV records of the previous format (version 1)', () => {
+  const packr = new Packr({ useRecords: false, moreTypes: false });
+  const versionOne = (value: unknown, createRevision: number, modRevision: number, version: number) =>
+    packr.pack({ v: 1, value, createRevision, modRevision, version });
+
+  /** A machine whose state holds `old` (value 'then', created at 3, written at 4, version 2) as version 1 wrote it. */
+  async function machineWithOldRecord(): Promise<StateMachine> {
+    const store = new MemoryStateStore();
+    await store.writeBatch([{ type: 'put', key: keyBytes('kv/old'), value: versionOne('then', 3, 4, 2) }], 4);
+    return new StateMachine(store);
+  }
+
+  it('are read, alone and in ranges', async () => {
+    const machine = await machineWithOldRecord();
+    const expected = { key: 'old', value: 'then', createRevision: 3, modRevision: 4, version: 2 };
+    expect(kvGet(machine.reader(kvService), 'old')).toEqual(expected);
+    expect((await kvRange(machine.reader(kvService), {})).items).toEqual([expected]);
+  });
+
+  it('keep their history through a put, a compare-and-set and a delete', async () => {
+    const machine = await machineWithOldRecord();
+    const results = await machine.applyEntries(
+      logEntries(5, [
+        putCommand('old', 'stale', { ifRevision: 3 }),
+        putCommand('old', 'now', { ifRevision: 4 }),
+      ]),
+    );
+    expect(results[0]).toMatchObject({
+      ok: false,
+      error: { code: 'REVISION_MISMATCH', details: { modRevision: 4 } },
+    });
+    expect(kvGet(machine.reader(kvService), 'old')).toEqual({
+      key: 'old',
+      value: 'now',
+      createRevision: 3,
+      modRevision: 6,
+      version: 3,
+    });
+    const deleted = await machine.applyEntries(logEntries(7, [deleteCommand('old', { ifRevision: 6 })]));
+    expect(deleted).toEqual([{ ok: true, value: { revision: 7, deleted: true } }]);
   });
 });

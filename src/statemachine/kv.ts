@@ -7,6 +7,7 @@
 
 import { Packr } from 'msgpackr';
 import { assert } from '../assert.js';
+import { readUint53, writeUint53 } from '../big-endian.js';
 import { RaftkvError } from '../errors.js';
 import { type KvCommand, type KvDeleteCommand, type KvPutCommand, validateEnvelope } from './commands.js';
 import { compareBytes, keyBytes, keySuccessor, prefixUpperBound } from './keys.js';
@@ -20,14 +21,17 @@ import {
 import type { ApplyContext, Service } from './service.js';
 import type { StateReader } from './state-store.js';
 
-export interface KvRecord {
-  value: unknown;
-  /** The revision that created the key (since it was last absent). */
-  createRevision: number;
+/** What a KV record says of its key's history. */
+export interface KvRevisions {
+  /** The revision that created the key (since it was last absent). */ createRevision: number;
   /** The revision of the last write: createRevision <= modRevision. */
   modRevision: number;
   /** Writes since the key was created: 1 after the first put. */
   version: number;
+}
+
+export interface KvRecord extends KvRevisions {
+  value: unknown;
 }
 
 export interface KvItem extends KvRecord {
@@ -57,8 +61,17 @@ export interface KvRangePage {
   more: boolean;
 }
 
-/** Version of the stored record format; a node reads this version and the one before. */
-const kvRecordFormatVersion = 1;
+/**
+ * Version of the stored record format; a node reads this version and the one before.
+ * Version 2: the format byte (2), then createRevision, modRevision and version, each a big-endian
+ * unsigned 64-bit integer (at most 2^53 - 1), then the value as msgpack. A put or delete reads
+ * only the header of the record it replaces, never its value.
+ * Version 1 was a msgpack map { v: 1, value, createRevision, modRevision, version }: its first
+ * byte is a msgpack map's, never 2.
+ */
+const kvRecordFormatVersion = 2;
+const previousKvRecordFormatVersion = 1;
+const recordHeaderBytes = 1 + 3 * 8;
 const packr = new Packr({ useRecords: false, moreTypes: false });
 const utf8Decoder = new TextDecoder('utf-8', { fatal: true });
 
@@ -137,28 +150,26 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 }
 
 function applyPut(command: KvPutCommand, { index, state }: ApplyContext): KvPutResult {
-  const current = readRecord(state, command.key);
+  const current = readRevisions(state, command.key);
   checkRevision(command, current);
   assert(current === undefined || current.modRevision < index, 'revisions increase along the log');
-  const stored: KvRecord & { v: number } = {
-    v: kvRecordFormatVersion,
-    value: command.value,
+  const revisions: KvRevisions = {
     createRevision: current?.createRevision ?? index,
     modRevision: index,
     version: (current?.version ?? 0) + 1,
   };
-  state.put(command.key, packr.pack(stored));
+  state.put(command.key, encodeRecord(revisions, command.value));
   return { revision: index };
 }
 
 function applyDelete(command: KvDeleteCommand, { index, state }: ApplyContext): KvDeleteResult {
-  const current = readRecord(state, command.key);
+  const current = readRevisions(state, command.key);
   checkRevision(command, current);
   if (current !== undefined) state.delete(command.key);
   return { revision: index, deleted: current !== undefined };
 }
 
-function checkRevision(command: KvCommand, current: KvRecord | undefined): void {
+function checkRevision(command: KvCommand, current: KvRevisions | undefined): void {
   if (command.ifRevision === undefined) return;
   // An absent key has modRevision 0, which is why ifRevision 0 means "only if absent".
   const modRevision = current?.modRevision ?? 0;
@@ -171,9 +182,39 @@ function readRecord(state: StateReader, key: string): KvRecord | undefined {
   return bytes === undefined ? undefined : decodeRecord(bytes);
 }
 
+function readRevisions(state: StateReader, key: string): KvRevisions | undefined {
+  const bytes = state.get(key);
+  return bytes === undefined ? undefined : decodeRevisions(bytes);
+}
+
+function encodeRecord(revisions: KvRevisions, value: unknown): Uint8Array {
+  const packedValue = packr.pack(value);
+  const record = new Uint8Array(recordHeaderBytes + packedValue.byteLength);
+  record[0] = kvRecordFormatVersion;
+  writeUint53(record, 1, revisions.createRevision);
+  writeUint53(record, 9, revisions.modRevision);
+  writeUint53(record, 17, revisions.version);
+  record.set(packedValue, recordHeaderBytes);
+  return record;
+}
+
+/** A record's revisions; of a version 2 record, from its header alone. */
+function decodeRevisions(bytes: Uint8Array): KvRevisions {
+  if (bytes[0] !== kvRecordFormatVersion) return decodeRecord(bytes);
+  assert(bytes.byteLength > recordHeaderBytes, 'a KV record is longer than its header');
+  return {
+    createRevision: readUint53(bytes, 1),
+    modRevision: readUint53(bytes, 9),
+    version: readUint53(bytes, 17),
+  };
+}
+
 function decodeRecord(bytes: Uint8Array): KvRecord {
+  if (bytes[0] === kvRecordFormatVersion) {
+    return { value: packr.unpack(bytes.subarray(recordHeaderBytes)), ...decodeRevisions(bytes) };
+  }
   const { v, value, createRevision, modRevision, version } = packr.unpack(bytes) as KvRecord & { v: unknown };
-  assert(v === kvRecordFormatVersion, () => `unknown KV record format ${String(v)}`);
+  assert(v === previousKvRecordFormatVersion, () => `unknown KV record format ${String(v)}`);
   return { value, createRevision, modRevision, version };
 }
 
