@@ -8,7 +8,6 @@ import fc from 'fast-check';
 import { Packr } from 'msgpackr';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { HardState } from '../raft/messages.js';
-import { crc32 } from './crc32.js';
 import type { DurableStorage, StorageUpdate } from './durable-storage.js';
 import {
   type LevelDb,
@@ -56,13 +55,6 @@ async function dataDirWithFiveEntries(): Promise<{ dataDir: string; storage: Lev
   await storage.save({ hardState: null, entries: testEntries(1, [1, 1, 2, 2, 2]) });
   return { dataDir, storage };
 }
-
-describe('crc32', () => {
-  it('matches the IEEE check values', () => {
-    expect(crc32(utf8.encode('123456789'))).toBe(0xcbf43926);
-    expect(crc32(new Uint8Array(0))).toBe(0);
-  });
-});
 
 describe('LevelStorage identity', () => {
   it('creates a new data dir, and knows it is not new when reopened', async () => {

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import { Packr } from 'msgpackr';
 import { assert } from '../assert.js';
+import { readUint32, readUint53, writeUint32, writeUint53 } from '../big-endian.js';
 import { ByteArena } from '../byte-arena.js';
 import { defaultStorageWriteBufferMib, storageWriteBufferMibMax } from '../config.js';
 import type { Entry, EntryType, HardState, NodeId } from '../raft/messages.js';
@@ -393,12 +394,12 @@ const uint53Bytes = 8;
 function logKey(index: number): Uint8Array {
   const key = new Uint8Array(logKeyPrefix.byteLength + uint53Bytes);
   key.set(logKeyPrefix);
-  writeUint53(dataView(key), logKeyPrefix.byteLength, index);
+  writeUint53(key, logKeyPrefix.byteLength, index);
   return key;
 }
 
 function logKeyIndex(key: Uint8Array): number {
-  return readUint53(dataView(key), logKeyPrefix.byteLength);
+  return readUint53(key, logKeyPrefix.byteLength);
 }
 
 // ---- stored entries ----------------------------------------------------------------------
@@ -429,20 +430,19 @@ function encodeEntryInto(entry: Entry, bytes: Uint8Array): void {
   const typeCode = entryTypeCodes.indexOf(entry.type);
   assert(typeCode >= 0, () => `entry ${entry.index} has unknown type ${entry.type}`);
   assert(bytes.byteLength === encodedEntryBytes(entry), 'an entry is encoded into exactly its size');
-  const view = dataView(bytes);
   bytes[entryOffset.version] = entryFormatVersion;
   bytes[entryOffset.type] = typeCode;
-  writeUint53(view, entryOffset.index, entry.index);
-  writeUint53(view, entryOffset.term, entry.term);
-  writeUint53(view, entryOffset.stampMs, entry.stampMs);
+  writeUint53(bytes, entryOffset.index, entry.index);
+  writeUint53(bytes, entryOffset.term, entry.term);
+  writeUint53(bytes, entryOffset.stampMs, entry.stampMs);
   bytes.set(entry.data, entryOffset.data);
-  view.setUint32(entryOffset.crc, crc32(bytes.subarray(entryOffset.version)));
+  writeUint32(bytes, entryOffset.crc, crc32(bytes.subarray(entryOffset.version)));
 }
 
 /** Why stored entry bytes cannot be trusted (torn or damaged), or null when they are intact. */
 function entryDefect(bytes: Uint8Array): string | null {
   if (bytes.byteLength < entryOffset.data) return `${bytes.byteLength} bytes, shorter than an entry header`;
-  if (dataView(bytes).getUint32(entryOffset.crc) !== crc32(bytes.subarray(entryOffset.version))) {
+  if (readUint32(bytes, entryOffset.crc) !== crc32(bytes.subarray(entryOffset.version))) {
     return 'CRC mismatch';
   }
   return null;
@@ -450,12 +450,11 @@ function entryDefect(bytes: Uint8Array): string | null {
 
 /** Decodes intact bytes of a known format and type; data is a view of them, not a copy. */
 function decodeEntry(bytes: Uint8Array): Entry {
-  const view = dataView(bytes);
   return {
-    index: readUint53(view, entryOffset.index),
-    term: readUint53(view, entryOffset.term),
+    index: readUint53(bytes, entryOffset.index),
+    term: readUint53(bytes, entryOffset.term),
     type: entryTypeCodes[bytes[entryOffset.type]!]!,
-    stampMs: readUint53(view, entryOffset.stampMs),
+    stampMs: readUint53(bytes, entryOffset.stampMs),
     data: new Uint8Array(
       bytes.buffer,
       bytes.byteOffset + entryOffset.data,
@@ -533,24 +532,7 @@ function corruptRecordError(what: string, dataDir: string): StorageError {
   );
 }
 
-// ---- bytes -------------------------------------------------------------------------------
-
-const twoTo32 = 2 ** 32;
-
-function dataView(bytes: Uint8Array): DataView {
-  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
-
-/** Writes a safe non-negative integer as a big-endian 64-bit unsigned one. */
-function writeUint53(view: DataView, offset: number, value: number): void {
-  assert(Number.isSafeInteger(value) && value >= 0, () => `${value} is not a non-negative safe integer`);
-  view.setUint32(offset, Math.floor(value / twoTo32));
-  view.setUint32(offset + 4, value >>> 0);
-}
-
-function readUint53(view: DataView, offset: number): number {
-  return view.getUint32(offset) * twoTo32 + view.getUint32(offset + 4);
-}
+// ---- errors ------------------------------------------------------------------------------
 
 function errorCode(error: unknown): unknown {
   return typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : undefined;

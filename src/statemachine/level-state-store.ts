@@ -9,6 +9,7 @@
 import type { ClassicLevel } from 'classic-level';
 import { Packr } from 'msgpackr';
 import { assert } from '../assert.js';
+import { readUint32, writeUint32 } from '../big-endian.js';
 import { defaultStateFlushLimits, type StateFlushLimits } from '../config.js';
 import { crc32Parts } from '../node/crc32.js';
 import { StorageError } from '../node/durable-storage.js';
@@ -280,7 +281,7 @@ function cachedBytes(binaryKey: string, value: Uint8Array | null): number {
 /** The checksum covers the key too, so a record that lands under another key is caught as well. */
 function withCrc(storeKey: Uint8Array, value: Uint8Array): Uint8Array {
   const record = new Uint8Array(crcBytes + value.length);
-  new DataView(record.buffer).setUint32(0, crc32Parts([storeKey, value]));
+  writeUint32(record, 0, crc32Parts([storeKey, value]));
   record.set(value, crcBytes);
   return record;
 }
@@ -288,10 +289,7 @@ function withCrc(storeKey: Uint8Array, value: Uint8Array): Uint8Array {
 /** The value of a stored record whose checksum holds; DATA_CORRUPT otherwise. */
 function checked(storeKey: Uint8Array, record: Uint8Array, what: string): Uint8Array {
   const value = record.subarray(crcBytes);
-  const intact =
-    record.length >= crcBytes &&
-    new DataView(record.buffer, record.byteOffset, record.byteLength).getUint32(0) ===
-      crc32Parts([storeKey, value]);
+  const intact = record.length >= crcBytes && readUint32(record, 0) === crc32Parts([storeKey, value]);
   if (!intact) {
     throw new StorageError(
       'DATA_CORRUPT',
