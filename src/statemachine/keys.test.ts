@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { binaryToBytes, bytesToBinary, keyBytes } from './keys.js';
+import { binaryToBytes, bytesToBinary, keyBinary, keyBytes } from './keys.js';
 
 describe('key conversions', () => {
   it('encodes any string as TextEncoder does, short ASCII ones by the fast path included', () => {
@@ -23,6 +23,20 @@ describe('key conversions', () => {
       }),
       { numRuns: 500 },
     );
+  });
+
+  it('gives a string key the binary string of its UTF-8 bytes, an ASCII one as it is', () => {
+    const encoder = new TextEncoder();
+    const text = fc.oneof(fc.string({ maxLength: 80 }), fc.string({ unit: 'binary', maxLength: 80 }));
+    fc.assert(
+      fc.property(text, (key) => {
+        const utf8 = encoder.encode(key);
+        expect(keyBinary(key)).toBe(Buffer.from(utf8).toString('latin1'));
+        expect(keyBinary(utf8)).toBe(keyBinary(key));
+      }),
+      { numRuns: 500 },
+    );
+    expect(keyBinary('é')).toBe('\xc3\xa9');
   });
 
   it('reads a view at its own offset, not its buffer', () => {

@@ -54,8 +54,17 @@ export function binaryToBytes(binary: string): Uint8Array {
   return plainBytes(Buffer.from(binary, 'latin1'));
 }
 
+/** A key as a binary string. An ASCII string is its own binary string: it comes back as it is. */
 export function keyBinary(key: StateKey): string {
+  if (typeof key === 'string' && isAscii(key)) return key;
   return bytesToBinary(keyBytes(key));
+}
+
+function isAscii(text: string): boolean {
+  for (let position = 0; position < text.length; position++) {
+    if (text.charCodeAt(position) >= 0x80) return false;
+  }
+  return true;
 }
 
 export function concatBytes(first: Uint8Array, second: Uint8Array): Uint8Array {

@@ -8,7 +8,7 @@ export class NamespacedReader implements StateReader {
 
   constructor(
     private readonly inner: StateReader,
-    namespace: string,
+    private readonly namespace: string,
   ) {
     this.prefix = keyBytes(namespace);
   }
@@ -24,8 +24,9 @@ export class NamespacedReader implements StateReader {
     }
   }
 
-  protected qualify(key: StateKey): Uint8Array {
-    return concatBytes(this.prefix, keyBytes(key));
+  /** A string key stays a string (namespace + key, the same UTF-8 bytes): no bytes to allocate. */
+  protected qualify(key: StateKey): StateKey {
+    return typeof key === 'string' ? this.namespace + key : concatBytes(this.prefix, key);
   }
 }
 

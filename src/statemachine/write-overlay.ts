@@ -62,13 +62,11 @@ export class WriteOverlay implements StateView {
   }
 
   put(key: StateKey, value: Uint8Array): void {
-    const bytes = keyBytes(key);
-    this.stage(bytesToBinary(bytes), { type: 'put', key: bytes, value });
+    this.stage(keyBinary(key), { type: 'put', key: keyBytes(key), value });
   }
 
   delete(key: StateKey): void {
-    const bytes = keyBytes(key);
-    this.stage(bytesToBinary(bytes), { type: 'del', key: bytes });
+    this.stage(keyBinary(key), { type: 'del', key: keyBytes(key) });
   }
 
   private stage(binaryKey: string, op: StateOp): void {
