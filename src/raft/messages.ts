@@ -1,7 +1,7 @@
 // The messages the consensus core exchanges (etcd style: every message is one-way; an answer
 // is another message in the other direction), and the one codec every transport uses.
 import { Packr } from 'msgpackr';
-import { readUint32, readUint53, writeUint32, writeUint53 } from '../big-endian.js';
+import { decodeEntryBlock, EntryBlockError, encodeEntryBlock } from './entry-block.js';
 
 export type NodeId = number;
 /** Marks "no node" in votes and leader hints; real node ids start at 1. */
@@ -284,30 +284,10 @@ function validateEntry(raw: unknown): void {
   }
 }
 
-// ---- entries as one binary block (wire version 2) ------------------------------------------------
-
-/**
- * Each entry, one after the other: its type (its position in entryTypes, 1 byte), index, term and
- * stampMs (each a big-endian unsigned 64-bit integer, at most 2^53 - 1), the length of its data
- * (big-endian unsigned 32-bit) and the data.
- */
-const entryHeaderBytes = 1 + 3 * 8 + 4;
+// ---- entries as one binary block (wire version 2, see entry-block.ts) ---------------------------
 
 export function encodeEntries(entries: readonly Entry[]): Uint8Array {
-  let totalBytes = 0;
-  for (const entry of entries) totalBytes += entryHeaderBytes + entry.data.byteLength;
-  const block = new Uint8Array(totalBytes);
-  let offset = 0;
-  for (const entry of entries) {
-    block[offset] = entryTypes.indexOf(entry.type);
-    writeUint53(block, offset + 1, entry.index);
-    writeUint53(block, offset + 9, entry.term);
-    writeUint53(block, offset + 17, entry.stampMs);
-    writeUint32(block, offset + 25, entry.data.byteLength);
-    block.set(entry.data, offset + entryHeaderBytes);
-    offset += entryHeaderBytes + entry.data.byteLength;
-  }
-  return block;
+  return encodeEntryBlock(entries);
 }
 
 /**
@@ -316,32 +296,13 @@ export function encodeEntries(entries: readonly Entry[]): Uint8Array {
  * view of the copy.
  */
 export function decodeEntries(received: Uint8Array): Entry[] {
-  const block = new Uint8Array(received);
-  const entries: Entry[] = [];
-  let offset = 0;
-  while (offset < block.byteLength) {
-    if (block.byteLength - offset < entryHeaderBytes) throw new MalformedMessageError('app: truncated entry');
-    const type = entryTypes[block[offset]!];
-    if (type === undefined) throw new MalformedMessageError('app: malformed entry');
-    const dataStart = offset + entryHeaderBytes;
-    const dataEnd = dataStart + readUint32(block, offset + 25);
-    if (dataEnd > block.byteLength) throw new MalformedMessageError('app: truncated entry');
-    entries.push({
-      index: readEntryNumber(block, offset + 1),
-      term: readEntryNumber(block, offset + 9),
-      type,
-      stampMs: readEntryNumber(block, offset + 17),
-      data: block.subarray(dataStart, dataEnd),
-    });
-    offset = dataEnd;
+  try {
+    return decodeEntryBlock(new Uint8Array(received));
+  } catch (error) {
+    if (error instanceof EntryBlockError)
+      throw new MalformedMessageError(`app: malformed entries (${error.message})`);
+    throw error;
   }
-  return entries;
-}
-
-function readEntryNumber(block: Uint8Array, offset: number): number {
-  const value = readUint53(block, offset);
-  if (!Number.isSafeInteger(value)) throw new MalformedMessageError('app: malformed entry');
-  return value;
 }
 
 /** For tests and traces: a one-line description of a message. */
