@@ -14,6 +14,7 @@ import {
   LevelStorage,
   type LevelStorageOptions,
   logLoadBatchEntries,
+  storedEntryOfFormat1,
 } from './level-storage.js';
 import { liveTables } from './leveldb-verify.js';
 import { MemoryDurableStorage } from './memory-durable-storage.js';
@@ -43,16 +44,29 @@ afterEach(async () => {
   for (const dataDir of dataDirs.splice(0)) await rm(dataDir, { recursive: true, force: true });
 });
 
-/** The stored [key, value] pairs of the log, in index order (keys start with 'l/'). */
-function storedLog(db: LevelDb): Promise<[Uint8Array, Uint8Array][]> {
+/** The stored [key, value] pairs of the log's groups, in index order (keys start with 'g/'). */
+function storedGroups(db: LevelDb): Promise<[Uint8Array, Uint8Array][]> {
+  return db.iterator({ gte: utf8.encode('g/'), lt: utf8.encode('g0') }).all();
+}
+
+/** The first index of each stored group, in order. */
+async function groupFirstIndexes(db: LevelDb): Promise<number[]> {
+  return (await storedGroups(db)).map(([key]) => Number(Buffer.from(key).readBigUInt64BE(2)));
+}
+
+/** The stored [key, value] pairs of storage format 1's per-entry records (keys start with 'l/'). */
+function storedPerEntryRecords(db: LevelDb): Promise<[Uint8Array, Uint8Array][]> {
   return db.iterator({ gte: utf8.encode('l/'), lt: utf8.encode('l0') }).all();
 }
 
-/** A data dir whose log holds entries 1..5, closed again so a test can damage it and reopen. */
+/** A data dir whose log holds entries 1..5, one save (one group) each, left open for a test to damage. */
 async function dataDirWithFiveEntries(): Promise<{ dataDir: string; storage: LevelStorage }> {
   const dataDir = await newDataDir();
   const storage = await open(dataDir);
-  await storage.save({ hardState: null, entries: testEntries(1, [1, 1, 2, 2, 2]) });
+  const terms = [1, 1, 2, 2, 2];
+  for (const [offset, term] of terms.entries()) {
+    await storage.save({ hardState: null, entries: testEntries(offset + 1, [term]) });
+  }
   return { dataDir, storage };
 }
 
@@ -92,7 +106,7 @@ describe('LevelStorage identity', () => {
     await storage.close();
     await expect(open(dataDir)).rejects.toMatchObject({
       code: 'UNKNOWN_FORMAT',
-      message: expect.stringContaining('has storage format 99, but this raftkv reads format 1'),
+      message: expect.stringContaining('has storage format 99, but this raftkv reads format 2'),
     });
   });
 
@@ -174,30 +188,39 @@ describe('LevelStorage start-up checks', () => {
     );
   });
 
-  it('refuses an entry in the middle whose bytes changed, naming its index', async () => {
+  it('refuses a group in the middle whose bytes changed, naming its first index', async () => {
     const { dataDir, storage } = await dataDirWithFiveEntries();
-    const [key, bytes] = (await storedLog(storage.db))[2]!;
+    const [key, bytes] = (await storedGroups(storage.db))[2]!;
     bytes.set([bytes.at(-1)! ^ 0x01], bytes.byteLength - 1);
     await storage.db.put(key, bytes);
     await storage.close();
     const refusal = open(dataDir);
     await expect(refusal).rejects.toMatchObject({ code: 'DATA_CORRUPT' });
     await expect(refusal).rejects.toThrow(
-      /^log entry 3 is corrupt \(CRC mismatch\): restore this node from a peer/,
+      /^the log entries saved together from entry 3 on are corrupt \(CRC mismatch\): restore this node from a peer/,
     );
   });
 
-  it('refuses a torn last entry too, saying it may be torn', async () => {
+  it('refuses a torn last group too, saying it may be torn', async () => {
     const { dataDir, storage } = await dataDirWithFiveEntries();
-    const [key, bytes] = (await storedLog(storage.db))[4]!;
+    const [key, bytes] = (await storedGroups(storage.db))[4]!;
     await storage.db.put(key, bytes.subarray(0, bytes.byteLength - 3));
     await storage.close();
     await expect(open(dataDir)).rejects.toThrow(
-      /^log entry 5 is corrupt \(CRC mismatch\) and is the last entry/,
+      /^the log entries saved together from entry 5 on are corrupt \(CRC mismatch\) and are the last ones/,
     );
   });
 
-  it('loads a log longer than one read batch whole, and still knows its last entry', async () => {
+  it('refuses a group whose first entry is not the one its key names', async () => {
+    const { dataDir, storage } = await dataDirWithFiveEntries();
+    const [, bytes] = (await storedGroups(storage.db))[2]!;
+    const [key] = (await storedGroups(storage.db))[3]!;
+    await storage.db.put(key, bytes);
+    await storage.close();
+    await expect(open(dataDir)).rejects.toThrow(/from entry 4 on are corrupt \(its first entry is 3\)/);
+  });
+
+  it('loads a log of more groups than one read batch whole, and still knows its last group', async () => {
     const dataDir = await newDataDir();
     const storage = await open(dataDir);
     const count = 2 * logLoadBatchEntries + 3;
@@ -205,22 +228,25 @@ describe('LevelStorage start-up checks', () => {
       1,
       Array.from({ length: count }, (_, i) => 1 + Math.floor(i / 1000)),
     );
-    await storage.save({ hardState: null, entries: written });
+    // One group per entry, so the groups outnumber a read batch (unsynced: nothing here crashes).
+    for (const entry of written) await storage.save({ hardState: null, entries: [entry], sync: false });
     await storage.close();
     const reopened = await open(dataDir);
     expect(reopened.lastIndex()).toBe(count);
     expect(reopened.entries(1, count + 1, Number.POSITIVE_INFINITY)).toEqual(written);
-    const [key, bytes] = (await storedLog(reopened.db)).at(-1)!;
+    const [key, bytes] = (await storedGroups(reopened.db)).at(-1)!;
     await reopened.db.put(key, bytes.subarray(0, bytes.byteLength - 3));
     await reopened.close();
     await expect(open(dataDir)).rejects.toThrow(
-      new RegExp(`^log entry ${count} is corrupt \\(CRC mismatch\\) and is the last entry`),
+      new RegExp(
+        `^the log entries saved together from entry ${count} on are corrupt \\(CRC mismatch\\) and are the last ones`,
+      ),
     );
   });
 
   it('refuses a log with a gap', async () => {
     const { dataDir, storage } = await dataDirWithFiveEntries();
-    const [key] = (await storedLog(storage.db))[1]!;
+    const [key] = (await storedGroups(storage.db))[1]!;
     await storage.db.del(key);
     await storage.close();
     await expect(open(dataDir)).rejects.toThrow(/has a gap: entry 3 follows entry 1/);
@@ -234,6 +260,48 @@ describe('LevelStorage start-up checks', () => {
       code: 'DATA_CORRUPT',
       message: expect.stringContaining('holds data but no raftkv identity'),
     });
+  });
+});
+
+describe('LevelStorage log layout', () => {
+  it('keeps each save as one group, and rewrites the head of a group a new leader cuts into', async () => {
+    const dataDir = await newDataDir();
+    const storage = await open(dataDir);
+    await storage.save({ hardState: null, entries: testEntries(1, [1, 1, 1, 1, 1]) });
+    await storage.save({ hardState: null, entries: testEntries(6, [1, 1]) });
+    expect(await groupFirstIndexes(storage.db)).toEqual([1, 6]);
+    // A new leader's entries from 3 on: the group at 1 keeps 1..2, the one at 6 goes.
+    const overwriting = testEntries(3, [2, 2]);
+    await storage.save({ hardState: null, entries: overwriting });
+    expect(await groupFirstIndexes(storage.db)).toEqual([1, 3]);
+    const expected = [...testEntries(1, [1, 1]), ...overwriting];
+    await storage.close();
+    const reopened = await open(dataDir);
+    expect(reopened.entries(1, reopened.lastIndex() + 1, Number.POSITIVE_INFINITY)).toEqual(expected);
+  });
+
+  it('reads a data dir of storage format 1, marks it format 2, and overwrites its per-entry records', async () => {
+    const dataDir = await newDataDir();
+    const created = await open(dataDir);
+    const old = testEntries(1, [1, 1, 1, 2, 2]);
+    const identity = { formatVersion: 1, clusterId: options.clusterId, nodeId: options.nodeId };
+    await created.db.put(utf8.encode('i'), new Packr().pack(identity));
+    for (const [key, value] of old.map(storedEntryOfFormat1)) await created.db.put(key, value);
+    await created.close();
+
+    const upgraded = await open(dataDir);
+    expect(upgraded.entries(1, 6, Number.POSITIVE_INFINITY)).toEqual(old);
+    const stored = new Packr({ mapsAsObjects: true }).unpack((await upgraded.db.get(utf8.encode('i')))!);
+    expect(stored).toMatchObject({ formatVersion: 2, nodeId: options.nodeId });
+    await upgraded.save({ hardState: null, entries: testEntries(6, [2]) });
+    const overwriting = testEntries(4, [3, 3, 3, 3]);
+    await upgraded.save({ hardState: null, entries: overwriting });
+    expect((await storedPerEntryRecords(upgraded.db)).length).toBe(3);
+    expect(await groupFirstIndexes(upgraded.db)).toEqual([4]);
+    await upgraded.close();
+
+    const reopened = await open(dataDir);
+    expect(reopened.entries(1, 8, Number.POSITIVE_INFINITY)).toEqual([...old.slice(0, 3), ...overwriting]);
   });
 });
 

@@ -1,5 +1,7 @@
 // The durable log of a real node: entries, hard state, snapshot meta and the node's identity in
 // one LevelDB (classic-level) at <dataDir>/db, each save one fsync'd batch (design.md §2, §8).
+// The entries of each save are one record (a group, keyed by its first index): one LevelDB key
+// per save rather than per entry, which halves the keys LevelDB inserts and compacts per write.
 // The state machine shares the DB: its keys start with stateMachinePrefix and it writes its own
 // batches. Reads are served from memory (MirroredDurableStorage), so the whole log is held in
 // memory and grows with it until snapshots compact it (a later issue).
@@ -11,6 +13,7 @@ import { assert } from '../assert.js';
 import { readUint32, readUint53, writeUint32, writeUint53 } from '../big-endian.js';
 import { ByteArena } from '../byte-arena.js';
 import { defaultStorageWriteBufferMib, storageWriteBufferMibMax } from '../config.js';
+import { decodeEntryBlock, EntryBlockError, entryBlockBytes, writeEntryBlock } from '../raft/entry-block.js';
 import type { Entry, EntryType, HardState, NodeId } from '../raft/messages.js';
 import { type ConfigState, emptyHardState, MemoryStorage, type SnapshotMeta } from '../raft/storage.js';
 import { crc32 } from './crc32.js';
@@ -18,13 +21,20 @@ import { MirroredDurableStorage, StorageError, type StorageUpdate } from './dura
 import { type BytesLevel, bytesLevelOptions, type LevelWrite, writeLevelBatch } from './level-batch.js';
 import { liveTables, verifyLevelDbTables } from './leveldb-verify.js';
 
-/** The layout of the whole data directory, kept in its identity record. */
-export const storageFormatVersion = 1;
-/** The layout of one stored entry, kept in the entry's own bytes. */
+/**
+ * The layout of the whole data directory, kept in its identity record. Format 2 keeps the log in
+ * groups ('g/' keys); format 1 kept one record per entry ('l/' keys). A format 1 directory is
+ * read, marked format 2 when opened, and its per-entry records stay until a save overwrites them.
+ */
+export const storageFormatVersion = 2;
+const previousStorageFormatVersion = 1;
+/** The layout of one stored entry of storage format 1, kept in the entry's own bytes. */
 export const entryFormatVersion = 1;
+/** The layout of one group record, kept in its own bytes. */
+export const groupFormatVersion = 1;
 /** Every key the state machine writes starts with these bytes (UTF-8); no key of LevelStorage does. */
 export const stateMachinePrefix = 's/';
-/** Stored entries read from LevelDB at once while loading the log at start. */
+/** Stored records (entries or groups) read from LevelDB at once while loading the log at start. */
 export const logLoadBatchEntries = 1024;
 
 /** Opened with 'view' (bytes) as its default key and value encodings. */
@@ -49,6 +59,11 @@ export class LevelStorage extends MirroredDurableStorage {
    */
   unsyncedHoldMs = 0;
 
+  /** The first index of each group record, ascending; a group runs to the next one's first index. */
+  private readonly groupFirstIndexes: number[];
+  /** The last index held in a per-entry record of storage format 1 (below every group); 0 if none. */
+  private perEntryLastIndex: number;
+
   private constructor(
     /** Shared with the state machine; closed by close(), so close the state machine first. */
     readonly db: LevelDb,
@@ -56,8 +71,11 @@ export class LevelStorage extends MirroredDurableStorage {
     /** True when this open created the data directory: the node is bootstrapping (design.md §8). */
     readonly isNew: boolean,
     mirror: MemoryStorage,
+    layout: LogLayout,
   ) {
     super(mirror);
+    this.groupFirstIndexes = layout.groupFirstIndexes;
+    this.perEntryLastIndex = layout.perEntryLastIndex;
   }
 
   /** Opens (or creates) the data directory, refusing one that is not this node's or fails a check. */
@@ -70,8 +88,8 @@ export class LevelStorage extends MirroredDurableStorage {
     const db = await openDb(dataDir, writeBufferMib);
     try {
       const isNew = await checkIdentity(db, dataDir, options);
-      const mirror = await loadMirror(db, dataDir);
-      return new LevelStorage(db, dataDir, isNew, mirror);
+      const { mirror, layout } = await loadMirror(db, dataDir);
+      return new LevelStorage(db, dataDir, isNew, mirror, layout);
     } catch (error) {
       await db.close();
       throw explainCorruption(error, dataDir);
@@ -79,7 +97,7 @@ export class LevelStorage extends MirroredDurableStorage {
   }
 
   protected async persist(update: StorageUpdate): Promise<void> {
-    const writes = this.logWritesFor(update);
+    const { writes, groupsKept } = this.logWritesFor(update);
     if (writes.length === 0) return;
     if (this.unsyncedHoldMs > 0) await new Promise((resolve) => setTimeout(resolve, this.unsyncedHoldMs));
     try {
@@ -91,35 +109,51 @@ export class LevelStorage extends MirroredDurableStorage {
         { cause: error },
       );
     }
+    const first = update.entries[0]?.index;
+    if (first === undefined) return;
+    this.groupFirstIndexes.length = groupsKept;
+    this.groupFirstIndexes.push(first);
+    this.perEntryLastIndex = Math.min(this.perEntryLastIndex, first - 1);
   }
 
   protected release(): Promise<void> {
     return this.db.close();
   }
 
-  private logWritesFor(update: StorageUpdate): LevelWrite[] {
-    // Every entry of the update is encoded into one buffer: LevelDB copies each into its batch,
-    // so one allocation serves them all (a buffer each costs an allocation outside the heap).
-    let totalBytes = 0;
-    for (const entry of update.entries) totalBytes += encodedEntryBytes(entry);
-    const encoded = new Uint8Array(totalBytes);
-    let offset = 0;
-    const writes: LevelWrite[] = update.entries.map((entry) => {
-      const value = encoded.subarray(offset, offset + encodedEntryBytes(entry));
-      offset += value.byteLength;
-      encodeEntryInto(entry, value);
-      return { type: 'put', key: logKey(entry.index), value };
-    });
+  /**
+   * The writes of one save, and how many of the held groups stay. The update's entries become one
+   * group; held entries from its first index on are overwritten (a new leader's suffix): their
+   * groups and per-entry records are deleted, and a group that runs into them is written again
+   * without them, all in the same batch.
+   */
+  private logWritesFor(update: StorageUpdate): { writes: LevelWrite[]; groupsKept: number } {
+    const writes: LevelWrite[] = [];
+    const groups = this.groupFirstIndexes;
+    let groupsKept = groups.length;
+    const first = update.entries[0]?.index;
+    if (first !== undefined) {
+      const heldLastIndex = this.mirror.lastIndex();
+      if (first <= heldLastIndex) {
+        for (let index = first; index <= this.perEntryLastIndex; index++) {
+          writes.push({ type: 'del', key: logKey(index) });
+        }
+        while (groupsKept > 0 && groups[groupsKept - 1]! >= first) {
+          groupsKept -= 1;
+          writes.push({ type: 'del', key: groupKey(groups[groupsKept]!) });
+        }
+        const cut = groups[groupsKept - 1];
+        const cutEnd = groupsKept < groups.length ? groups[groupsKept]! : heldLastIndex + 1;
+        if (cut !== undefined && cutEnd > first) {
+          const kept = this.mirror.entries(cut, first, Number.POSITIVE_INFINITY);
+          writes.push({ type: 'put', key: groupKey(cut), value: encodeGroup(kept) });
+        }
+      }
+      writes.push({ type: 'put', key: groupKey(first), value: encodeGroup(update.entries) });
+    }
     if (update.hardState) {
       writes.push({ type: 'put', key: hardStateKey, value: encodeHardState(update.hardState) });
     }
-    // Held entries past the new last one belong to the suffix this update overwrites.
-    const heldLastIndex = this.mirror.lastIndex();
-    const newLastIndex = update.entries.at(-1)?.index ?? heldLastIndex;
-    for (let index = newLastIndex + 1; index <= heldLastIndex; index++) {
-      writes.push({ type: 'del', key: logKey(index) });
-    }
-    return writes;
+    return { writes, groupsKept };
   }
 }
 
@@ -211,7 +245,10 @@ async function checkIdentity(db: LevelDb, dataDir: string, options: LevelStorage
     return true;
   }
   const identity = decodeRecord(stored, 'identity', dataDir);
-  if (identity.formatVersion !== storageFormatVersion) {
+  if (
+    identity.formatVersion !== storageFormatVersion &&
+    identity.formatVersion !== previousStorageFormatVersion
+  ) {
     throw new StorageError(
       'UNKNOWN_FORMAT',
       `data directory ${dataDir} has storage format ${String(identity.formatVersion)}, but this raftkv reads ` +
@@ -231,6 +268,11 @@ async function checkIdentity(db: LevelDb, dataDir: string, options: LevelStorage
       `data directory ${dataDir} belongs to node ${String(identity.nodeId)}, not node ${options.nodeId}: ` +
         'start with the --id it was created with, or use another --data-dir',
     );
+  }
+  if (identity.formatVersion === previousStorageFormatVersion) {
+    // Format 2 reads format 1's records; from now on groups are written, which format 1 cannot read.
+    const upgraded = { ...identity, formatVersion: storageFormatVersion };
+    await writeLevelBatch(db, [{ type: 'put', key: identityKey, value: recordPackr.pack(upgraded) }], true);
   }
   return false;
 }
@@ -257,8 +299,17 @@ async function createDataDir(db: LevelDb, dataDir: string, options: LevelStorage
   await writeLevelBatch(db, writes, true);
 }
 
+/** Where the log's records are: what LevelStorage needs to know to overwrite a suffix. */
+interface LogLayout {
+  groupFirstIndexes: number[];
+  perEntryLastIndex: number;
+}
+
 /** Reads everything the Storage reads serve, checking every entry, into a new mirror. */
-async function loadMirror(db: LevelDb, dataDir: string): Promise<MemoryStorage> {
+async function loadMirror(
+  db: LevelDb,
+  dataDir: string,
+): Promise<{ mirror: MemoryStorage; layout: LogLayout }> {
   const hardState = decodeHardState(await db.get(hardStateKey), dataDir);
   const snapshotMeta = decodeSnapshotMeta(await db.get(snapshotMetaKey), dataDir);
   // Until snapshots arrive (a later issue) nothing is compacted, and the mirror starts at 0.
@@ -266,7 +317,7 @@ async function loadMirror(db: LevelDb, dataDir: string): Promise<MemoryStorage> 
     snapshotMeta.index === 0,
     () => `snapshot at ${snapshotMeta.index}: this build cannot load snapshots`,
   );
-  const entries = await loadLog(db, dataDir, snapshotMeta);
+  const { entries, layout } = await loadLog(db, dataDir, snapshotMeta);
   const lastIndex = entries.at(-1)?.index ?? snapshotMeta.index;
   if (hardState.commit > lastIndex) {
     throw new StorageError(
@@ -278,34 +329,35 @@ async function loadMirror(db: LevelDb, dataDir: string): Promise<MemoryStorage> 
   const mirror = new MemoryStorage(snapshotMeta.config);
   mirror.setHardState(hardState);
   mirror.append(entries);
-  return mirror;
+  return { mirror, layout };
 }
 
-/** Every stored entry, checked: CRC and format, indices contiguous after the snapshot, terms never falling. */
 /**
- * Reads the log in order, a batch of stored entries at a time (not all at once: at a million
- * entries the stored form alone would double the memory the log needs), checking each one. Each
- * entry's data is copied into an arena, so no LevelDB value stays alive behind it.
+ * Reads the log in order, checking every entry: CRC and format, indices contiguous after the
+ * snapshot, terms never falling. Per-entry records (storage format 1) come first, then groups.
+ * Records are read a batch at a time (not all at once: at a million entries the stored form alone
+ * would double the memory the log needs), and each entry's data is copied into an arena, so no
+ * LevelDB value stays alive behind it.
  */
-async function loadLog(db: LevelDb, dataDir: string, snapshotMeta: SnapshotMeta): Promise<Entry[]> {
+async function loadLog(
+  db: LevelDb,
+  dataDir: string,
+  snapshotMeta: SnapshotMeta,
+): Promise<{ entries: Entry[]; layout: LogLayout }> {
   const entries: Entry[] = [];
   const arena = new ByteArena();
-  const iterator = db.iterator({ gte: logKey(0), lte: logKey(Number.MAX_SAFE_INTEGER) });
   let previous = { index: snapshotMeta.index, term: snapshotMeta.term };
-  let unchecked: [Uint8Array, Uint8Array] | undefined;
-  const check = ([key, bytes]: [Uint8Array, Uint8Array], isLast: boolean) => {
-    const index = logKeyIndex(key);
-    if (index !== previous.index + 1) {
+  const accept = (entry: Entry) => {
+    if (entry.index !== previous.index + 1) {
       throw new StorageError(
         'DATA_CORRUPT',
-        `the log in ${dataDir} has a gap: entry ${index} follows entry ${previous.index}: ${restoreAdvice(dataDir)}`,
+        `the log in ${dataDir} has a gap: entry ${entry.index} follows entry ${previous.index}: ${restoreAdvice(dataDir)}`,
       );
     }
-    const entry = decodeStoredEntry(bytes, index, isLast, dataDir);
     if (entry.term < previous.term) {
       throw new StorageError(
         'DATA_CORRUPT',
-        `log entry ${index} has term ${entry.term}, below term ${previous.term} of the entry before it: ` +
+        `log entry ${entry.index} has term ${entry.term}, below term ${previous.term} of the entry before it: ` +
           restoreAdvice(dataDir),
       );
     }
@@ -313,20 +365,43 @@ async function loadLog(db: LevelDb, dataDir: string, snapshotMeta: SnapshotMeta)
     entries.push(entry);
     previous = entry;
   };
+  await forEachRecord(db, logKey(0), logKey(Number.MAX_SAFE_INTEGER), ([key, bytes], isLast) => {
+    accept(decodeStoredEntry(bytes, logKeyIndex(key), isLast, dataDir));
+  });
+  const perEntryLastIndex = entries.at(-1)?.index ?? 0;
+  const groupFirstIndexes: number[] = [];
+  await forEachRecord(db, groupKey(0), groupKey(Number.MAX_SAFE_INTEGER), ([key, bytes], isLast) => {
+    const firstIndex = groupKeyIndex(key);
+    for (const entry of decodeGroup(bytes, firstIndex, isLast, dataDir)) accept(entry);
+    groupFirstIndexes.push(firstIndex);
+  });
+  return { entries, layout: { groupFirstIndexes, perEntryLastIndex } };
+}
+
+/**
+ * Calls `visit` with each record in [gte, lte], in key order, telling it whether the record is the
+ * last: each is visited once the next is read.
+ */
+async function forEachRecord(
+  db: LevelDb,
+  gte: Uint8Array,
+  lte: Uint8Array,
+  visit: (record: [Uint8Array, Uint8Array], isLast: boolean) => void,
+): Promise<void> {
+  const iterator = db.iterator({ gte, lte });
+  let unvisited: [Uint8Array, Uint8Array] | undefined;
   try {
-    // Each entry is checked once the next is read, so the last one is known as the last.
     for (let batch = await iterator.nextv(logLoadBatchEntries); batch.length > 0; ) {
-      for (const stored of batch) {
-        if (unchecked) check(unchecked, false);
-        unchecked = stored;
+      for (const record of batch) {
+        if (unvisited) visit(unvisited, false);
+        unvisited = record;
       }
       batch = await iterator.nextv(logLoadBatchEntries);
     }
-    if (unchecked) check(unchecked, true);
+    if (unvisited) visit(unvisited, true);
   } finally {
     await iterator.close();
   }
-  return entries;
 }
 
 function decodeStoredEntry(bytes: Uint8Array, index: number, isLast: boolean, dataDir: string): Entry {
@@ -402,6 +477,67 @@ function logKeyIndex(key: Uint8Array): number {
   return readUint53(key, logKeyPrefix.byteLength);
 }
 
+const groupKeyPrefix = utf8.encode('g/');
+
+/** 'g/' + the group's first index as a big-endian 64-bit integer, so byte order is index order. */
+function groupKey(firstIndex: number): Uint8Array {
+  const key = new Uint8Array(groupKeyPrefix.byteLength + uint53Bytes);
+  key.set(groupKeyPrefix);
+  writeUint53(key, groupKeyPrefix.byteLength, firstIndex);
+  return key;
+}
+
+function groupKeyIndex(key: Uint8Array): number {
+  return readUint53(key, groupKeyPrefix.byteLength);
+}
+
+// ---- groups ------------------------------------------------------------------------------
+
+/**
+ * A group record: its CRC (4 bytes, big-endian, over every byte after itself), its format (1
+ * byte), then its entries as a block (raft/entry-block.ts).
+ */
+const groupHeaderBytes = 5;
+
+function encodeGroup(entries: readonly Entry[]): Uint8Array {
+  const bytes = new Uint8Array(groupHeaderBytes + entryBlockBytes(entries));
+  bytes[4] = groupFormatVersion;
+  writeEntryBlock(entries, bytes, groupHeaderBytes);
+  writeUint32(bytes, 0, crc32(bytes.subarray(4)));
+  return bytes;
+}
+
+/** The entries of a stored group, checked: CRC, format, and a first entry at its key's index. */
+function decodeGroup(bytes: Uint8Array, firstIndex: number, isLast: boolean, dataDir: string): Entry[] {
+  const corrupt = (reason: string) =>
+    new StorageError(
+      'DATA_CORRUPT',
+      `the log entries saved together from entry ${firstIndex} on are corrupt (${reason})` +
+        // A torn write and damage to a group that a quorum acknowledged look the same here, so
+        // even the last group is reported rather than cut.
+        (isLast ? ' and are the last ones: it may be a torn write, which cannot be told apart' : '') +
+        `: ${restoreAdvice(dataDir)}`,
+    );
+  if (bytes.byteLength <= groupHeaderBytes) throw corrupt(`${bytes.byteLength} bytes, no entries`);
+  if (readUint32(bytes, 0) !== crc32(bytes.subarray(4))) throw corrupt('CRC mismatch');
+  if (bytes[4] !== groupFormatVersion) {
+    throw new StorageError(
+      'UNKNOWN_FORMAT',
+      `the log entries saved together from entry ${firstIndex} in ${dataDir} have group format ${bytes[4]}, ` +
+        `but this raftkv reads format ${groupFormatVersion}: run a raftkv that reads it`,
+    );
+  }
+  let entries: Entry[];
+  try {
+    entries = decodeEntryBlock(bytes.subarray(groupHeaderBytes));
+  } catch (error) {
+    if (error instanceof EntryBlockError) throw corrupt(error.message);
+    throw error;
+  }
+  if (entries[0]!.index !== firstIndex) throw corrupt(`its first entry is ${entries[0]!.index}`);
+  return entries;
+}
+
 // ---- stored entries ----------------------------------------------------------------------
 
 /**
@@ -423,6 +559,16 @@ const entryTypeCodes: readonly EntryType[] = ['normal', 'noop', 'config'];
 
 function encodedEntryBytes(entry: Entry): number {
   return entryOffset.data + entry.data.byteLength;
+}
+
+/**
+ * The key and value storage format 1 kept an entry under. Nothing writes them any more: tests of
+ * reading a format 1 directory do.
+ */
+export function storedEntryOfFormat1(entry: Entry): [Uint8Array, Uint8Array] {
+  const value = new Uint8Array(encodedEntryBytes(entry));
+  encodeEntryInto(entry, value);
+  return [logKey(entry.index), value];
 }
 
 /** Writes the stored form of `entry` into `bytes`, which is exactly encodedEntryBytes(entry) long. */
