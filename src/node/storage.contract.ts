@@ -204,6 +204,18 @@ export function storageContract(
           await saving;
           expect(reopened.lastIndex()).toBe(2);
         });
+
+        it('finishes saves that queued behind the one in flight before closing', async () => {
+          const first = storage.save({ hardState: null, entries: testEntries(1, [1, 1]) });
+          const queued = [
+            storage.save({ hardState: null, entries: testEntries(3, [1]) }),
+            storage.save({ hardState: { term: 1, vote: 2, commit: 1 }, entries: testEntries(4, [1]) }),
+          ];
+          const reopened = await reopen();
+          await Promise.all([first, ...queued]);
+          expect(reopened.lastIndex()).toBe(4);
+          expect(reopened.hardState()).toEqual({ term: 1, vote: 2, commit: 1 });
+        });
       });
   });
 }
