@@ -23,7 +23,8 @@ import type { StateReader } from './state-store.js';
 
 /** What a KV record says of its key's history. */
 export interface KvRevisions {
-  /** The revision that created the key (since it was last absent). */ createRevision: number;
+  /** The revision that created the key (since it was last absent). */
+  createRevision: number;
   /** The revision of the last write: createRevision <= modRevision. */
   modRevision: number;
   /** Writes since the key was created: 1 after the first put. */
