@@ -3,11 +3,11 @@
 import fc from 'fast-check';
 import { Packr } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
+import { encodeEntryBlock } from './entry-block.js';
 import {
   type AppendMessage,
   decodeMessages,
   type Entry,
-  encodeEntries,
   encodeMessages,
   encodeMessagesV1,
   MalformedMessageError,
@@ -64,7 +64,7 @@ describe('message codec', () => {
   });
 
   const entry: Entry = { index: 42, term: 7, type: 'normal', stampMs: 5, data: new Uint8Array([9, 9]) };
-  const block = encodeEntries([entry]);
+  const block = encodeEntryBlock([entry]);
   const malformedBlocks: [string, Uint8Array][] = [
     ['a header cut short', block.subarray(0, 20)],
     ['data running past the block', block.subarray(0, block.byteLength - 1)],

@@ -134,7 +134,7 @@ export function entryBytes(entry: Entry): number {
 
 /**
  * Version of the on-wire message batch format; a node reads this version and the one before.
- * Version 2 carries an AppendEntries' entries as one binary block (see encodeEntries); version 1
+ * Version 2 carries an AppendEntries' entries as one binary block (entry-block.ts); version 1
  * carried each entry as a msgpack map, which cost the leader an encoding per entry and peer, and
  * each follower a map, its keys and two buffers per entry to decode.
  */
@@ -153,7 +153,7 @@ export function encodeMessagesV1(messages: readonly Message[]): Uint8Array {
 }
 
 function toWire(message: Message): unknown {
-  return message.type === 'app' ? { ...message, entries: encodeEntries(message.entries) } : message;
+  return message.type === 'app' ? { ...message, entries: encodeEntryBlock(message.entries) } : message;
 }
 
 export class MalformedMessageError extends Error {
@@ -285,10 +285,6 @@ function validateEntry(raw: unknown): void {
 }
 
 // ---- entries as one binary block (wire version 2, see entry-block.ts) ---------------------------
-
-export function encodeEntries(entries: readonly Entry[]): Uint8Array {
-  return encodeEntryBlock(entries);
-}
 
 /**
  * The entries of a received block. The block is copied first, once: a log keeps entries for
