@@ -366,12 +366,12 @@ async function loadLog(
     previous = entry;
   };
   await forEachRecord(db, logKey(0), logKey(Number.MAX_SAFE_INTEGER), ([key, bytes], isLast) => {
-    accept(decodeStoredEntry(bytes, logKeyIndex(key), isLast, dataDir));
+    accept(decodeStoredEntry(bytes, keyIndex(logKeyPrefix, key), isLast, dataDir));
   });
   const perEntryLastIndex = entries.at(-1)?.index ?? 0;
   const groupFirstIndexes: number[] = [];
   await forEachRecord(db, groupKey(0), groupKey(Number.MAX_SAFE_INTEGER), ([key, bytes], isLast) => {
-    const firstIndex = groupKeyIndex(key);
+    const firstIndex = keyIndex(groupKeyPrefix, key);
     for (const entry of decodeGroup(bytes, firstIndex, isLast, dataDir)) accept(entry);
     groupFirstIndexes.push(firstIndex);
   });
@@ -465,30 +465,28 @@ const snapshotMetaKey = utf8.encode('m');
 const logKeyPrefix = utf8.encode('l/');
 const uint53Bytes = 8;
 
-/** 'l/' + the index as a big-endian 64-bit integer, so byte order is index order. */
-function logKey(index: number): Uint8Array {
-  const key = new Uint8Array(logKeyPrefix.byteLength + uint53Bytes);
-  key.set(logKeyPrefix);
-  writeUint53(key, logKeyPrefix.byteLength, index);
-  return key;
-}
-
-function logKeyIndex(key: Uint8Array): number {
-  return readUint53(key, logKeyPrefix.byteLength);
-}
-
 const groupKeyPrefix = utf8.encode('g/');
 
-/** 'g/' + the group's first index as a big-endian 64-bit integer, so byte order is index order. */
-function groupKey(firstIndex: number): Uint8Array {
-  const key = new Uint8Array(groupKeyPrefix.byteLength + uint53Bytes);
-  key.set(groupKeyPrefix);
-  writeUint53(key, groupKeyPrefix.byteLength, firstIndex);
+/** `prefix` + an index as a big-endian 64-bit integer, so byte order is index order. */
+function indexKey(prefix: Uint8Array, index: number): Uint8Array {
+  const key = new Uint8Array(prefix.byteLength + uint53Bytes);
+  key.set(prefix);
+  writeUint53(key, prefix.byteLength, index);
   return key;
 }
 
-function groupKeyIndex(key: Uint8Array): number {
-  return readUint53(key, groupKeyPrefix.byteLength);
+function keyIndex(prefix: Uint8Array, key: Uint8Array): number {
+  return readUint53(key, prefix.byteLength);
+}
+
+/** Where storage format 1 kept an entry: 'l/' + its index. */
+function logKey(index: number): Uint8Array {
+  return indexKey(logKeyPrefix, index);
+}
+
+/** Where a group is kept: 'g/' + its first index. */
+function groupKey(firstIndex: number): Uint8Array {
+  return indexKey(groupKeyPrefix, firstIndex);
 }
 
 // ---- groups ------------------------------------------------------------------------------
