@@ -243,6 +243,12 @@ export const defaultStateFlushLimits: StateFlushLimits = {
  */
 export const defaultStorageWriteBufferMib = 32;
 export const storageWriteBufferMibMax = 1024;
+/**
+ * Each node's write buffer is between (1 - this) and all of --storage-write-buffer-mib, spread by
+ * node id (level-storage.ts writeBufferBytes): replicas write the same entries, so with one size
+ * they would all write out a memtable, and compact, at the same moment.
+ */
+export const storageWriteBufferStaggerFraction = 1 / 3;
 
 // ---- peers ---------------------------------------------------------------------------------------
 

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { Packr } from 'msgpackr';
 import { afterEach, describe, expect, it } from 'vitest';
+import { storageWriteBufferStaggerFraction } from '../config.js';
 import type { HardState } from '../raft/messages.js';
 import type { DurableStorage, StorageUpdate } from './durable-storage.js';
 import {
@@ -15,6 +16,7 @@ import {
   type LevelStorageOptions,
   logLoadBatchEntries,
   storedEntryOfFormat1,
+  writeBufferBytes,
 } from './level-storage.js';
 import { liveTables } from './leveldb-verify.js';
 import { MemoryDurableStorage } from './memory-durable-storage.js';
@@ -302,6 +304,23 @@ describe('LevelStorage log layout', () => {
 
     const reopened = await open(dataDir);
     expect(reopened.entries(1, 8, Number.POSITIVE_INFINITY)).toEqual([...old.slice(0, 3), ...overwriting]);
+  });
+});
+
+describe('LevelStorage write buffer', () => {
+  it('gives the nodes of a cluster write buffers of different sizes, within the flag', () => {
+    const mib = 32;
+    const sizes = [1, 2, 3, 4, 5, 6, 7].map((id) => writeBufferBytes(mib, id));
+    for (const size of sizes) {
+      expect(size).toBeLessThanOrEqual(mib * 1024 * 1024);
+      expect(size).toBeGreaterThanOrEqual((1 - storageWriteBufferStaggerFraction) * mib * 1024 * 1024);
+    }
+    // Far enough apart that one node's memtable is written out well before the next one's.
+    const sorted = [...sizes].sort((a, b) => a - b);
+    const closest = Math.min(...sorted.slice(1).map((size, at) => size - sorted[at]!));
+    expect(closest).toBeGreaterThan(0.02 * mib * 1024 * 1024);
+    // The same id always gets the same size: a restart does not move it.
+    expect(writeBufferBytes(mib, 3)).toBe(sizes[2]);
   });
 });
 
