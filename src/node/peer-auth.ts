@@ -27,6 +27,10 @@ export { clusterSecretBytesMin, peerAuthClockSkewMsMax, peerAuthNoncesMax };
 /** Refusals are logged at most once per reason per this interval (with the count since the last line). */
 const refusalLogIntervalMs = 10_000;
 const nonceBytes = 16;
+/** How often spent nonces whose timestamps went stale are swept out (see sweepNonces). */
+const nonceSweepIntervalMs = 1_000;
+/** A sweep at peerAuthNoncesMax forgets the oldest down to this share of it. */
+const nonceSweepKeepFraction = 7 / 8;
 
 export type RefusalReason =
   | 'missing'
@@ -54,6 +58,7 @@ export class PeerAuth {
   private readonly nowMs: () => number;
   /** nonce -> the wall time after which its timestamp is stale anyway; oldest first. */
   private readonly nonces = new Map<string, number>();
+  private nextNonceSweepAtMs = 0;
   private readonly refusals: Record<RefusalReason, number> = {
     missing: 0,
     malformed: 0,
@@ -178,12 +183,26 @@ export class PeerAuth {
 
   private spendNonce(nonce: string, timestampMs: number, remote: string | undefined): void {
     const now = this.nowMs();
-    for (const [oldest, staleAtMs] of this.nonces) {
-      if (staleAtMs > now && this.nonces.size < peerAuthNoncesMax) break;
-      this.nonces.delete(oldest);
-    }
+    if (now >= this.nextNonceSweepAtMs || this.nonces.size >= peerAuthNoncesMax) this.sweepNonces(now);
     if (this.nonces.has(nonce)) throw this.refuse('replayed', remote);
     this.nonces.set(nonce, timestampMs + peerAuthClockSkewMsMax);
+  }
+
+  /**
+   * Forgets the spent nonces whose timestamps are stale anyway (a replay of one is refused for
+   * its timestamp), and at peerAuthNoncesMax the oldest, down to a share of it. Once a second,
+   * not per request: a sweep walks the Map from its front, where each deleted entry leaves a
+   * dead slot until the Map rehashes, so a walk per request would cross tens of thousands of them
+   * under a steady stream of quorum reads.
+   */
+  private sweepNonces(now: number): void {
+    this.nextNonceSweepAtMs = now + nonceSweepIntervalMs;
+    const full = this.nonces.size >= peerAuthNoncesMax;
+    const keepMax = full ? Math.floor(peerAuthNoncesMax * nonceSweepKeepFraction) : peerAuthNoncesMax;
+    for (const [oldest, staleAtMs] of this.nonces) {
+      if (staleAtMs > now && this.nonces.size < keepMax) break;
+      this.nonces.delete(oldest);
+    }
   }
 
   private refuse(reason: RefusalReason, remote: string | undefined): RaftkvError {
