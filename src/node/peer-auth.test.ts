@@ -143,6 +143,20 @@ describe('PeerAuth', () => {
     expect((receiver as unknown as { nonces: Map<string, number> }).nonces.size).toBe(1);
   });
 
+  it('keeps forgetting stale nonces after the wall clock steps back', () => {
+    const { receiver, sender, clock } = pair();
+    const nonces = () => (receiver as unknown as { nonces: Map<string, number> }).nonces.size;
+    const spend = () => receiver.verifyBody(sender.headers('POST', '/raft', body), 'POST', '/raft', body, '');
+    spend();
+    clock.advance(-120_000);
+    for (let i = 0; i < 5; i++) spend();
+    expect(nonces()).toBe(6);
+    // Oldest first: the nonce spent before the step holds the sweep back until it is stale too.
+    clock.advance(120_000 + peerAuthClockSkewMsMax + 1);
+    spend();
+    expect(nonces()).toBe(1);
+  });
+
   it('never accepts, and never throws anything but a coded refusal, for arbitrary credential headers', () => {
     const { receiver, sender } = pair();
     const genuine = sender.headers('POST', '/raft', body);

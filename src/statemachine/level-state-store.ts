@@ -258,7 +258,8 @@ export class LevelStateStore implements StateStore {
    * Drops the oldest records until the cache is a slice below its budget, so that one pass serves
    * many later records. A pass starts at the front of the Map, and a Map keeps the slots of deleted
    * entries (every rewrite of a key deletes its old entry) until it rehashes: a pass per record
-   * would walk those thousands of dead slots every time (it cost a fifth of a follower's time).
+   * would walk those thousands of dead slots every time (a fifth of a follower's main thread at 64
+   * clients went there).
    */
   private evictOldest(): void {
     const target = this.limits.readCacheBytesMax * (1 - cacheEvictionSliceFraction);
