@@ -16,6 +16,15 @@ describe('command codec', () => {
     for (const command of commands) expect(decodeCommand(encodeCommand(command))).toEqual(command);
   });
 
+  it('leaves the decoded bytes as they were: no property added (they stay in the log)', () => {
+    const bytes = encodeCommand({ v: 1, kind: 'kv.put', key: 'k', value: 'v' });
+    const ownNames = () => Object.getOwnPropertyNames(bytes).filter((name) => !/^\d+$/.test(name));
+    expect(ownNames()).toEqual([]);
+    decodeCommand(bytes);
+    decodeCommand(bytes);
+    expect(ownNames()).toEqual([]);
+  });
+
   it.each([
     ['not msgpack', Buffer.from([0x93, 0x01])],
     ['trailing bytes', Buffer.from([0x01, 0x02])],

@@ -4,6 +4,7 @@
 import { Packr } from 'msgpackr';
 import { ByteArena } from '../byte-arena.js';
 import { RaftkvError } from '../errors.js';
+import { unpackThroughView } from '../unpack-view.js';
 import { requestIdBytesMax } from './limits.js';
 
 /** Version of the command envelope; a node reads this version and the one before. */
@@ -101,7 +102,8 @@ function isCommandKind(kind: unknown): kind is CommandKind {
 export function decodeCommand(bytes: Uint8Array): Command {
   let raw: unknown;
   try {
-    raw = packr.unpack(bytes);
+    // An entry's bytes stay in the log: msgpackr must not leave its DataView on them.
+    raw = unpackThroughView(packr, bytes);
   } catch {
     // A fixed message, not the library's: apply results must not depend on a dependency's wording.
     throw new MalformedCommandError('undecodable command');

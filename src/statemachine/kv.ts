@@ -9,6 +9,7 @@ import { Packr } from 'msgpackr';
 import { assert } from '../assert.js';
 import { readUint53, writeUint53 } from '../big-endian.js';
 import { RaftkvError } from '../errors.js';
+import { unpackThroughView } from '../unpack-view.js';
 import { type KvCommand, type KvDeleteCommand, type KvPutCommand, validateEnvelope } from './commands.js';
 import { compareBytes, keyBytes, keySuccessor, prefixUpperBound } from './keys.js';
 import {
@@ -214,7 +215,9 @@ function decodeRecord(bytes: Uint8Array): KvRecord {
   if (bytes[0] === kvRecordFormatVersion) {
     return { value: packr.unpack(bytes.subarray(recordHeaderBytes)), ...decodeRevisions(bytes) };
   }
-  const { v, value, createRevision, modRevision, version } = packr.unpack(bytes) as KvRecord & { v: unknown };
+  const { v, value, createRevision, modRevision, version } = unpackThroughView(packr, bytes) as KvRecord & {
+    v: unknown;
+  };
   assert(v === previousKvRecordFormatVersion, () => `unknown KV record format ${String(v)}`);
   return { value, createRevision, modRevision, version };
 }
