@@ -38,8 +38,12 @@ export const entryFormatVersion = 1;
 export const groupFormatVersion = 1;
 /** Every key the state machine writes starts with these bytes (UTF-8); no key of LevelStorage does. */
 export const stateMachinePrefix = 's/';
-/** Stored records (entries or groups) read from LevelDB at once while loading the log at start. */
+/**
+ * Stored records (entries or groups) read from LevelDB at once while loading the log at start,
+ * and at most about this many bytes of them (classic-level's default stops at 16 KiB: a few groups).
+ */
 export const logLoadBatchEntries = 1024;
+const logLoadBatchBytesMax = 4 * 1024 * 1024;
 
 /** 1/φ: the multiples of it, modulo 1, spread evenly over [0, 1) whatever how many are taken. */
 const goldenRatioConjugate = (Math.sqrt(5) - 1) / 2;
@@ -409,7 +413,7 @@ async function forEachRecord(
   lte: Uint8Array,
   visit: (record: [Uint8Array, Uint8Array], isLast: boolean) => void,
 ): Promise<void> {
-  const iterator = db.iterator({ gte, lte });
+  const iterator = db.iterator({ gte, lte, highWaterMarkBytes: logLoadBatchBytesMax });
   let unvisited: [Uint8Array, Uint8Array] | undefined;
   try {
     for (let batch = await iterator.nextv(logLoadBatchEntries); batch.length > 0; ) {

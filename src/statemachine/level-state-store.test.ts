@@ -82,6 +82,26 @@ describe('LevelStateStore in a shared database', () => {
     await expect(harness.reopen()).rejects.toThrow('(key "s/d/c") fails its checksum');
   });
 
+  it('checks every record at open and knows every key after it, past its first read batch', async () => {
+    // More records than open() reads from LevelDB per call (openCheckBatchRecords).
+    const count = 10_000;
+    const ops = Array.from({ length: count }, (_, i) => put(`k${i}`, `v${i}`));
+    await store.writeBatch(ops, 5);
+    await store.flush();
+    const restarted = await harness.reopen();
+    // A key missing from the key filter would read as absent without asking LevelDB.
+    for (const i of [0, 4095, 4096, 8191, 8192, count - 1]) {
+      expect(restarted.get(`k${i}`), `k${i}`).toEqual(new TextEncoder().encode(`v${i}`));
+    }
+    const db = harness.database();
+    const bytes = { keyEncoding: 'utf8', valueEncoding: 'view' } as const;
+    // Keys sort as strings: 'k9999' is among the last records read, well past the first batch.
+    const raw = Uint8Array.from((await db.get('s/d/k9999', bytes)) as Uint8Array);
+    raw[raw.length - 1]! ^= 0x01;
+    await db.put('s/d/k9999', raw, bytes);
+    await expect(harness.reopen()).rejects.toThrow('(key "s/d/k9999") fails its checksum');
+  });
+
   it('reports a damaged applied-index record at open', async () => {
     await store.writeBatch([put('a', '1')], 300);
     await store.flush();

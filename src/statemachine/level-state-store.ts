@@ -41,6 +41,9 @@ const cacheRecordOverheadBytes = 128;
 /** The share of the read cache's budget one eviction pass frees (see evictOldest). */
 const cacheEvictionSliceFraction = 1 / 8;
 const appliedRecordName = 'the applied-index record';
+/** Records read from LevelDB per call while open() checks every record, and at most these bytes. */
+const openCheckBatchRecords = 4096;
+const openCheckBatchBytesMax = 4 * 1024 * 1024;
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
 
@@ -110,8 +113,27 @@ export class LevelStateStore implements StateStore {
    * adds every key to the key filter.
    */
   private async checkEveryRecord(): Promise<void> {
-    // iterate() checks each record as it reads it.
-    for await (const record of this.iterate({})) this.keyFilter.add(bytesToBinary(record.key));
+    // Batches straight from the iterator, not iterate()'s record at a time: at a million records
+    // the per-record promise and generator step took three quarters of a node's start-up.
+    const { gte, lt } = rangeWithin(this.dataPrefix, {});
+    const prefixBytes = this.dataPrefix.byteLength;
+    const iterator = this.db.iterator({
+      gte,
+      ...(lt !== undefined && { lt }),
+      highWaterMarkBytes: openCheckBatchBytesMax,
+    });
+    try {
+      let batch = await iterator.nextv(openCheckBatchRecords);
+      while (batch.length > 0) {
+        for (const [key, value] of batch) {
+          checked(key, value, 'a state record');
+          this.keyFilter.add(bytesToBinary(key.subarray(prefixBytes)));
+        }
+        batch = await iterator.nextv(openCheckBatchRecords);
+      }
+    } finally {
+      await iterator.close();
+    }
   }
 
   appliedIndex(): number {
