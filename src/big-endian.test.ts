@@ -1,4 +1,5 @@
 // The big-endian helpers against DataView, the reference they must agree with.
+import { setFlagsFromString } from 'node:v8';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { readUint32, readUint53, writeUint32, writeUint53 } from './big-endian.js';
@@ -31,6 +32,19 @@ describe('big-endian integers', () => {
   it('refuse to write what is not a safe non-negative integer', () => {
     for (const value of [-1, 1.5, 2 ** 53, Number.NaN]) {
       expect(() => writeUint53(new Uint8Array(8), 0, value)).toThrow(/not a non-negative safe integer/);
+    }
+  });
+
+  it('read a small value as a small integer, not a heap number (entry fields stay unboxed)', () => {
+    // V8's own predicate, from a function compiled after natives syntax is allowed.
+    setFlagsFromString('--allow-natives-syntax');
+    const isSmi = new Function('value', 'return %IsSmi(value)') as (value: number) => boolean;
+    expect(isSmi(7), 'the predicate itself').toBe(true);
+    expect(isSmi(2 ** 40), 'the predicate itself').toBe(false);
+    const bytes = new Uint8Array(8);
+    for (const value of [0, 5, 123_456_789]) {
+      writeUint53(bytes, 0, value);
+      expect(isSmi(readUint53(bytes, 0)), String(value)).toBe(true);
     }
   });
 

@@ -28,7 +28,13 @@ export function writeUint53(bytes: Uint8Array, offset: number, value: number): v
 /**
  * Reads 8 bytes as a big-endian unsigned integer. Above 2^53 - 1 the result is not exact: callers
  * reading untrusted bytes check it with Number.isSafeInteger.
+ * Below 2^32 it is the low word itself, not the sum: a sum of doubles is a double (a heap number)
+ * to V8 even when it is a small integer, and an object field that once holds one holds every
+ * later value boxed. Log entries' index and term come from here: boxed, they cost every entry in
+ * memory two more heap objects (32 bytes), on every node, for as long as the log keeps it.
  */
 export function readUint53(bytes: Uint8Array, offset: number): number {
-  return readUint32(bytes, offset) * twoTo32 + readUint32(bytes, offset + 4);
+  const high = readUint32(bytes, offset);
+  const low = readUint32(bytes, offset + 4);
+  return high === 0 ? low : high * twoTo32 + low;
 }
