@@ -113,8 +113,8 @@ export class LevelStateStore implements StateStore {
    * adds every key to the key filter.
    */
   private async checkEveryRecord(): Promise<void> {
-    // Batches straight from the iterator, not iterate()'s record at a time: at a million records
-    // the per-record promise and generator step took three quarters of a node's start-up.
+    // Batches straight from the iterator, not iterate()'s record at a time (a promise and a
+    // generator step each): on 1.1 million records, 7.6-8.6 s that way, 5.2-5.7 s in batches.
     const { gte, lt } = rangeWithin(this.dataPrefix, {});
     const prefixBytes = this.dataPrefix.byteLength;
     const iterator = this.db.iterator({
