@@ -22,7 +22,13 @@ import type { Entry, EntryType, HardState, NodeId } from '../raft/messages.js';
 import { type ConfigState, emptyHardState, MemoryStorage, type SnapshotMeta } from '../raft/storage.js';
 import { crc32 } from './crc32.js';
 import { MirroredDurableStorage, StorageError, type StorageUpdate } from './durable-storage.js';
-import { type BytesLevel, bytesLevelOptions, type LevelWrite, writeLevelBatch } from './level-batch.js';
+import {
+  type BytesLevel,
+  bytesLevelOptions,
+  type LevelWrite,
+  readBatches,
+  writeLevelBatch,
+} from './level-batch.js';
 import { liveTables, verifyLevelDbTables } from './leveldb-verify.js';
 
 /**
@@ -38,12 +44,8 @@ export const entryFormatVersion = 1;
 export const groupFormatVersion = 1;
 /** Every key the state machine writes starts with these bytes (UTF-8); no key of LevelStorage does. */
 export const stateMachinePrefix = 's/';
-/**
- * Stored records (entries or groups) read from LevelDB at once while loading the log at start,
- * and at most about this many bytes of them (classic-level's default stops at 16 KiB: a few groups).
- */
+/** Stored records (entries or groups) read from LevelDB at once while loading the log at start. */
 export const logLoadBatchEntries = 1024;
-const logLoadBatchBytesMax = 4 * 1024 * 1024;
 
 /** 1/φ: the multiples of it, modulo 1, spread evenly over [0, 1) whatever how many are taken. */
 const goldenRatioConjugate = (Math.sqrt(5) - 1) / 2;
@@ -413,20 +415,14 @@ async function forEachRecord(
   lte: Uint8Array,
   visit: (record: [Uint8Array, Uint8Array], isLast: boolean) => void,
 ): Promise<void> {
-  const iterator = db.iterator({ gte, lte, highWaterMarkBytes: logLoadBatchBytesMax });
   let unvisited: [Uint8Array, Uint8Array] | undefined;
-  try {
-    for (let batch = await iterator.nextv(logLoadBatchEntries); batch.length > 0; ) {
-      for (const record of batch) {
-        if (unvisited) visit(unvisited, false);
-        unvisited = record;
-      }
-      batch = await iterator.nextv(logLoadBatchEntries);
+  for await (const batch of readBatches(db, { gte, lte }, logLoadBatchEntries)) {
+    for (const record of batch) {
+      if (unvisited) visit(unvisited, false);
+      unvisited = record;
     }
-    if (unvisited) visit(unvisited, true);
-  } finally {
-    await iterator.close();
   }
+  if (unvisited) visit(unvisited, true);
 }
 
 function decodeStoredEntry(bytes: Uint8Array, index: number, isLast: boolean, dataDir: string): Entry {
