@@ -32,7 +32,9 @@ export function crc32(bytes: Uint8Array): number {
 export function crc32Parts(parts: readonly Uint8Array[]): number {
   if (nativeCrc32 === undefined) return tableCrc32Parts(parts);
   let crc = 0;
-  for (const bytes of parts) crc = nativeCrc32(bytes, crc);
+  // An empty part changes nothing, and zlib would take a view of an empty ArrayBuffer (no data
+  // pointer) as its "no buffer" case and answer 0, the CRC of nothing, whatever came before.
+  for (const bytes of parts) if (bytes.byteLength > 0) crc = nativeCrc32(bytes, crc);
   return crc;
 }
 
