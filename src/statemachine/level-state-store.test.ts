@@ -157,6 +157,26 @@ describe('LevelStateStore on a database of its own: batched writes and the read 
     expect(store.durableAppliedIndex()).toBe(2);
   });
 
+  it('writes a flush of values of every size, deletes among them, each under its own key and checksum', async () => {
+    const store = await LevelStateStore.open(db, 's/', noFlushWithCache(1 << 20));
+    const sizes = [0, 1, 3, 4, 5, 63, 64, 65, 1000, 70_000, 2];
+    const value = (i: number) => `${i}:`.padEnd(sizes[i]! + 2, String.fromCharCode(97 + i));
+    await store.writeBatch([put('gone', 'x')], 1);
+    await store.flush();
+    await store.writeBatch(
+      sizes.flatMap((_, i) => (i === 4 ? [put(`k${i}`, value(i)), del('gone')] : [put(`k${i}`, value(i))])),
+      2,
+    );
+    await store.flush();
+    // Reopening checks every record's checksum against its key and value.
+    const restarted = await LevelStateStore.open(db, 's/', slow);
+    expect(restarted.appliedIndex()).toBe(2);
+    expect(await collect(restarted)).toEqual(
+      sizes.map((_, i) => [`k${i}`, value(i)]).sort(([a], [b]) => (a! < b! ? -1 : 1)),
+    );
+    for (const i of sizes.keys()) expect(await stored(`s/d/k${i}`)).toBe(value(i));
+  });
+
   it('loses unflushed steps together with their applied index in a crash, never one without the other', async () => {
     const store = await LevelStateStore.open(db, 's/', slow);
     await store.writeBatch([put('a', '1')], 5);

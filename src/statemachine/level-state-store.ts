@@ -52,10 +52,16 @@ const openCheckBatchRecords = 4096;
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
 
-/** A write waiting for its flush: the record as stored (checksum + value), or null for a delete. */
+/**
+ * A write waiting for its flush: the value (the writer's own buffer, kept as is) and its record's
+ * checksum, or a null value for a delete. The stored record, checksum then value, is put together
+ * only in the flush's one buffer: a record of its own per write would cost an allocation and a
+ * copy of every value on every node.
+ */
 interface PendingWrite {
   storeKey: Uint8Array;
-  record: Uint8Array | null;
+  value: Uint8Array | null;
+  crc: number;
 }
 
 export class LevelStateStore implements StateStore {
@@ -144,7 +150,7 @@ export class LevelStateStore implements StateStore {
     this.throwIfUnusable();
     const binaryKey = keyBinary(key);
     const waiting = this.pending.get(binaryKey) ?? this.flushing.get(binaryKey);
-    if (waiting !== undefined) return waiting.record === null ? undefined : waiting.record.subarray(crcBytes);
+    if (waiting !== undefined) return waiting.value ?? undefined;
     const cached = this.cache.get(binaryKey);
     if (cached !== undefined) return cached ?? undefined;
     if (!this.keyFilter.mayContain(binaryKey)) return undefined;
@@ -181,17 +187,21 @@ export class LevelStateStore implements StateStore {
   /**
    * Stages the step's writes and applied index; reads see them at once. They reach the database
    * together with later steps' in one batch (see StateFlushLimits): all of a step or none of it.
+   * The store keeps each value's buffer (StateStore.writeBatch).
    */
   async writeBatch(ops: readonly StateOp[], appliedIndex: number): Promise<void> {
     this.throwIfUnusable();
     assertAppliedIndexAdvances(this.applied, appliedIndex);
     for (const op of ops) {
       const storeKey = this.storeKey(op.key);
-      // The record is a copy with its checksum, as LevelDB would keep: the caller may reuse op.value.
-      const record = op.type === 'put' ? withCrc(storeKey, op.value) : null;
       const binaryKey = keyBinary(op.key);
-      if (record !== null) this.keyFilter.add(binaryKey);
-      this.pending.set(binaryKey, { storeKey, record });
+      if (op.type === 'put') {
+        this.keyFilter.add(binaryKey);
+        const value = plainBytes(op.value);
+        this.pending.set(binaryKey, { storeKey, value, crc: crc32Parts([storeKey, value]) });
+      } else {
+        this.pending.set(binaryKey, { storeKey, value: null, crc: 0 });
+      }
     }
     this.applied = appliedIndex;
     if (this.pending.size >= this.limits.pendingOpsMax) {
@@ -231,10 +241,19 @@ export class LevelStateStore implements StateStore {
     this.pending = new Map();
     this.flushing = writes;
     const batch: LevelWrite[] = [];
-    for (const { storeKey, record } of writes.values()) {
-      batch.push(
-        record === null ? { type: 'del', key: storeKey } : { type: 'put', key: storeKey, value: record },
-      );
+    // Every record of the flush in one buffer: LevelDB copies each into its batch.
+    const records = new Uint8Array(recordsBytes(writes));
+    let offset = 0;
+    for (const { storeKey, value, crc } of writes.values()) {
+      if (value === null) {
+        batch.push({ type: 'del', key: storeKey });
+        continue;
+      }
+      const end = offset + crcBytes + value.byteLength;
+      writeUint32(records, offset, crc);
+      records.set(value, offset + crcBytes);
+      batch.push({ type: 'put', key: storeKey, value: records.subarray(offset, end) });
+      offset = end;
     }
     batch.push({
       type: 'put',
@@ -258,9 +277,7 @@ export class LevelStateStore implements StateStore {
     }
     this.flushing = new Map();
     this.flushedApplied = applied;
-    for (const [binaryKey, { record }] of writes) {
-      this.remember(binaryKey, record === null ? null : record.subarray(crcBytes));
-    }
+    for (const [binaryKey, { value }] of writes) this.remember(binaryKey, value);
   }
 
   /** Keeps what the database holds for a key in the read cache, dropping the oldest beyond its budget. */
@@ -307,6 +324,13 @@ export class LevelStateStore implements StateStore {
 /** A cached record's share of the cache budget: key, value and the maps' own cost, estimated. */
 function cachedBytes(binaryKey: string, value: Uint8Array | null): number {
   return binaryKey.length + (value?.byteLength ?? 0) + cacheRecordOverheadBytes;
+}
+
+/** The bytes of the stored records of `writes` (deletes store none). */
+function recordsBytes(writes: ReadonlyMap<string, PendingWrite>): number {
+  let bytes = 0;
+  for (const { value } of writes.values()) if (value !== null) bytes += crcBytes + value.byteLength;
+  return bytes;
 }
 
 /** The checksum covers the key too, so a record that lands under another key is caught as well. */

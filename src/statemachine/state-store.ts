@@ -2,7 +2,7 @@
 // of the last log entry applied to it. Two twins pass one contract (state-store.contract.ts):
 // MemoryStateStore here, LevelStateStore (level-state-store.ts) on the node's LevelDB.
 import { assert } from '../assert.js';
-import { binaryToBytes, type KeyRange, keyBinary, type StateKey } from './keys.js';
+import { binaryToBytes, type KeyRange, keyBinary, plainBytes, type StateKey } from './keys.js';
 
 export interface StateRecord {
   key: Uint8Array;
@@ -35,6 +35,8 @@ export interface StateStore extends StateReader {
   /**
    * Writes `ops` and the new applied index atomically (design.md §8: one batch per apply step),
    * so a crash never leaves state from entries the applied index does not count, or the reverse.
+   * The store keeps each put's value buffer as it is, without a copy: the caller hands it over and
+   * must not change it afterwards (apply encodes every value into a buffer of its own).
    */
   writeBatch(ops: readonly StateOp[], appliedIndex: number): Promise<void>;
   /** Writes what may still wait in memory; call it before closing what the store is kept on. */
@@ -84,9 +86,7 @@ export class MemoryStateStore implements StateStore {
       const key = keyBinary(op.key);
       if (op.type === 'put') {
         if (!this.values.has(key)) this.sortedKeys.splice(this.firstPositionNotBelow(key), 0, key);
-        // A copy, as LevelDB keeps one: the caller may reuse its buffer. (Not slice(): on a
-        // Buffer, that is a view.)
-        this.values.set(key, new Uint8Array(op.value));
+        this.values.set(key, plainBytes(op.value));
       } else if (this.values.delete(key)) {
         this.sortedKeys.splice(this.firstPositionNotBelow(key), 1);
       }
