@@ -30,8 +30,29 @@ export interface KvDriver {
 /** Reads a 2xx answer: undefined when it is what was asked for, or what it is instead. */
 type Judge = (statusCode: number, text: string) => Outcome;
 
-const judgeStatus: Judge = (statusCode) =>
-  statusCode >= 200 && statusCode <= 299 ? undefined : `http-${statusCode}`;
+/** The longest text of an answer's error kept in its kind (etcd's gateway sends a sentence). */
+const errorTextMax = 60;
+
+/**
+ * What a failed answer is, for the report's error counts: the status, then the error's own name
+ * where the body gives one, e.g. `http-503 NO_LEADER` (raftkv's stable code) or `http-503 etcdserver:
+ * request timed out` (etcd's gateway), since one status covers several causes on both systems.
+ */
+export function failedAnswerKind(statusCode: number, text: string): string {
+  let name: unknown;
+  try {
+    const body = JSON.parse(text) as { error?: unknown };
+    const error = body?.error;
+    name = typeof error === 'object' && error !== null ? (error as { code?: unknown }).code : error;
+  } catch {
+    name = undefined;
+  }
+  if (typeof name !== 'string' || name.length === 0) return `http-${statusCode}`;
+  return `http-${statusCode} ${name.slice(0, errorTextMax)}`;
+}
+
+const judgeStatus: Judge = (statusCode, text) =>
+  statusCode >= 200 && statusCode <= 299 ? undefined : failedAnswerKind(statusCode, text);
 
 /** The revision each key was last seen at by this driver's compare-and-sets (0: absent). */
 class SeenRevisions {
@@ -116,7 +137,7 @@ function raftkvCasJudge(key: string, seen: SeenRevisions): Judge {
       seen.saw(key, (JSON.parse(text) as { revision: number }).revision);
       return undefined;
     }
-    if (statusCode !== 409) return `http-${statusCode}`;
+    if (statusCode !== 409) return failedAnswerKind(statusCode, text);
     // No modRevision: the key is absent, and the next attempt creates it (ifRevision=0).
     const { modRevision } = (JSON.parse(text) as { error: { modRevision?: number } }).error;
     if (modRevision !== undefined) seen.saw(key, modRevision);
@@ -163,7 +184,7 @@ interface GatewayTxnAnswer {
 
 function gatewayCasJudge(key: string, seen: SeenRevisions): Judge {
   return (statusCode, text) => {
-    if (statusCode !== 200) return `http-${statusCode}`;
+    if (statusCode !== 200) return failedAnswerKind(statusCode, text);
     const answer = JSON.parse(text) as GatewayTxnAnswer;
     if (answer.succeeded) {
       seen.saw(key, Number(answer.header.revision));
