@@ -159,7 +159,8 @@ describe('LevelStateStore on a database of its own: batched writes and the read 
 
   it('writes a flush of values of every size, deletes among them, each under its own key and checksum', async () => {
     const store = await LevelStateStore.open(db, 's/', noFlushWithCache(1 << 20));
-    const sizes = [0, 1, 3, 4, 5, 63, 64, 65, 1000, 70_000, 2];
+    // Small ones, enough of 70 kB to fill more than one of the flush's 1 MiB buffers, and one larger.
+    const sizes = [0, 1, 3, 4, 5, 63, 64, 65, 1000, ...Array(20).fill(70_000), 1_500_000, 2];
     const value = (i: number) => `${i}:`.padEnd(sizes[i]! + 2, String.fromCharCode(97 + i));
     await store.writeBatch([put('gone', 'x')], 1);
     await store.flush();

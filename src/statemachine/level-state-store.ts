@@ -47,6 +47,11 @@ const cacheRecordOverheadBytes = 128;
 /** The share of the read cache's budget one eviction pass frees (see evictOldest). */
 const cacheEvictionSliceFraction = 1 / 8;
 const appliedRecordName = 'the applied-index record';
+/**
+ * The most a flush puts into one of the buffers its records go out of (a larger record gets one of
+ * its own): a flush may carry thousands of values of up to kvValueBytesMax each.
+ */
+const flushChunkBytesMax = 1024 * 1024;
 /** Records read from LevelDB at once while open() checks every record. */
 const openCheckBatchRecords = 4096;
 
@@ -241,19 +246,25 @@ export class LevelStateStore implements StateStore {
     this.pending = new Map();
     this.flushing = writes;
     const batch: LevelWrite[] = [];
-    // Every record of the flush in one buffer: LevelDB copies each into its batch.
-    const records = new Uint8Array(recordsBytes(writes));
+    // The records go out of a few large buffers, not one each: LevelDB copies each into its batch.
+    let unwritten = recordsBytes(writes);
+    let chunk = new Uint8Array(0);
     let offset = 0;
     for (const { storeKey, value, crc } of writes.values()) {
       if (value === null) {
         batch.push({ type: 'del', key: storeKey });
         continue;
       }
-      const end = offset + crcBytes + value.byteLength;
-      writeUint32(records, offset, crc);
-      records.set(value, offset + crcBytes);
-      batch.push({ type: 'put', key: storeKey, value: records.subarray(offset, end) });
-      offset = end;
+      const recordBytes = crcBytes + value.byteLength;
+      if (offset + recordBytes > chunk.byteLength) {
+        chunk = new Uint8Array(Math.max(recordBytes, Math.min(unwritten, flushChunkBytesMax)));
+        offset = 0;
+      }
+      writeUint32(chunk, offset, crc);
+      chunk.set(value, offset + crcBytes);
+      batch.push({ type: 'put', key: storeKey, value: chunk.subarray(offset, offset + recordBytes) });
+      offset += recordBytes;
+      unwritten -= recordBytes;
     }
     batch.push({
       type: 'put',
