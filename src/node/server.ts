@@ -139,6 +139,10 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   const roleChanges: RoleChange[] = [];
   let currentTerm = -1;
   let stopping: Promise<void> | undefined;
+  const stopOnFatal = (error: unknown) => {
+    logger.fatal({ err: error }, 'fatal error: stopping the node');
+    void (stopping ?? stop()).finally(() => process.exit(70));
+  };
   const node = new RaftNode({
     id: options.id,
     raftConfig,
@@ -160,10 +164,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       metrics.fsyncSeconds.observe(durationMs / 1000);
       metrics.saveBatchEntries.observe(entries);
     },
-    onFatal: (error) => {
-      logger.fatal({ err: error }, 'fatal error: stopping the node');
-      void (stopping ?? stop()).finally(() => process.exit(70));
-    },
+    onFatal: stopOnFatal,
   });
   const quorum = createNodeQuorumReads({
     node,
@@ -223,6 +224,8 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     },
     'node started',
   );
+  // The sweep of every state record runs while the node serves; a damaged one stops it.
+  stateStore.whenChecked().catch((error) => stopOnFatal(explainCorruption(error, options.dataDir)));
 
   async function stop(): Promise<void> {
     logger.info('stopping');

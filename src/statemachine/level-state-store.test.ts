@@ -58,7 +58,7 @@ describe('LevelStateStore in a shared database', () => {
     expect(store.appliedIndex()).toBe(1);
   });
 
-  it('reports a record whose bytes changed on disk, on read and at the next open, never serving it', async () => {
+  it('reports a record whose bytes changed on disk, on read and in the sweep after the next open, never serving it', async () => {
     await store.writeBatch([put('a', 'apple'), put('b', 'banana')], 4);
     await store.flush();
     const db = harness.database();
@@ -74,21 +74,27 @@ describe('LevelStateStore in a shared database', () => {
       await expect(collect(store)).rejects.toThrow(StorageError);
     }
     expect(await store.get('a')).toEqual(new TextEncoder().encode('apple'));
-    await expect(harness.reopen()).rejects.toMatchObject({ code: 'DATA_CORRUPT' });
+    const swept = (await harness.reopen()) as LevelStateStore;
+    await expect(swept.whenChecked()).rejects.toMatchObject({ code: 'DATA_CORRUPT' });
+    // Once the sweep found it, the store refuses every call, even for intact records.
+    expect(() => swept.get('a')).toThrow(/fails its checksum/);
+    await expect(swept.writeBatch([put('a', 'x')], 5)).rejects.toMatchObject({ code: 'DATA_CORRUPT' });
     // The same intact bytes under another key are caught too: the checksum covers the key.
     const reopened = harness.database();
     await reopened.put('s/d/c', raw, bytes);
     await reopened.put('s/d/b', raw, bytes);
-    await expect(harness.reopen()).rejects.toThrow('(key "s/d/c") fails its checksum');
+    const again = (await harness.reopen()) as LevelStateStore;
+    await expect(again.whenChecked()).rejects.toThrow('(key "s/d/c") fails its checksum');
   });
 
-  it('checks every record at open and knows every key after it, past its first read batch', async () => {
-    // More records than open() reads from LevelDB per call (openCheckBatchRecords).
+  it('sweeps every record after open and then knows every key, past its first read batch', async () => {
+    // Many more records than the sweep reads from LevelDB per call (sweepBatchRecords).
     const count = 10_000;
     const ops = Array.from({ length: count }, (_, i) => put(`k${i}`, `v${i}`));
     await store.writeBatch(ops, 5);
     await store.flush();
-    const restarted = await harness.reopen();
+    const restarted = (await harness.reopen()) as LevelStateStore;
+    await restarted.whenChecked();
     // A key missing from the key filter would read as absent without asking LevelDB.
     for (const i of [0, 4095, 4096, 8191, 8192, count - 1]) {
       expect(restarted.get(`k${i}`), `k${i}`).toEqual(new TextEncoder().encode(`v${i}`));
@@ -99,7 +105,8 @@ describe('LevelStateStore in a shared database', () => {
     const raw = Uint8Array.from((await db.get('s/d/k9999', bytes)) as Uint8Array);
     raw[raw.length - 1]! ^= 0x01;
     await db.put('s/d/k9999', raw, bytes);
-    await expect(harness.reopen()).rejects.toThrow('(key "s/d/k9999") fails its checksum');
+    const damaged = (await harness.reopen()) as LevelStateStore;
+    await expect(damaged.whenChecked()).rejects.toThrow('(key "s/d/k9999") fails its checksum');
   });
 
   it('reports a damaged applied-index record at open', async () => {
@@ -285,8 +292,12 @@ describe('LevelStateStore on a database of its own: batched writes and the read 
       1,
     );
     await first.close();
-    // A new store knows the keys on disk from its check at open; a write adds one.
+    // Before its sweep is done a new store finds every key on disk, asking LevelDB for each...
     const store = await LevelStateStore.open(db, 's/', limits);
+    expect(Buffer.from(store.get('key-7')!).toString()).toBe('key-7');
+    expect(store.get('absent')).toBeUndefined();
+    // ...and after it, knows them; a write adds one.
+    await store.whenChecked();
     await store.writeBatch([put('later', 'later')], 2);
     await store.flush();
     const getSync = vi.spyOn(db, 'getSync');
