@@ -38,7 +38,10 @@ function asciiBytes(text: string): Uint8Array | null {
   return bytes;
 }
 
-/** The bytes as a plain Uint8Array over the same memory (itself if it is one), so both stores hand out the same type (not Buffer). */
+/**
+ * The bytes as a plain Uint8Array over the same memory (themselves if they are one), so both
+ * stores hand out the same type (not Buffer).
+ */
 export function plainBytes(bytes: Uint8Array): Uint8Array {
   if (Object.getPrototypeOf(bytes) === Uint8Array.prototype) return bytes;
   return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);

@@ -141,7 +141,8 @@ export class LevelStateStore implements StateStore {
 
   /**
    * Resolves once every record the database held at open has had its checksum checked and its key
-   * learned; rejects with DATA_CORRUPT (and the store refuses every later call) if one failed.
+   * learned, or once close() stopped the sweep early; rejects with DATA_CORRUPT (and the store
+   * refuses every later call) if a record failed.
    */
   whenChecked(): Promise<void> {
     return this.sweep;
