@@ -66,30 +66,31 @@ describe('a damaged data directory', () => {
     await cluster?.destroy();
   });
 
-  /** Copies the pristine data dir, damages the copy, starts a node on it and reports what it did. */
-  async function startDamaged(name: string, damage: (db: string) => Promise<void>): Promise<Outcome> {
+  /** A copy of the pristine data dir, without the lock file of the node that wrote it. */
+  async function copyPristine(name: string): Promise<string> {
     const dataDir = join(cluster.dataDir, `damaged-${name}`);
     await cp(pristine, dataDir, { recursive: true });
     await rm(join(dataDir, 'db', 'LOCK'), { force: true });
-    await damage(join(dataDir, 'db'));
-    const member = cluster.members[0]!;
-    const child = spawn(
+    return dataDir;
+  }
+
+  /** Starts node 1 of the one-node cluster on `dataDir`; its stderr is piped, its stdout as asked. */
+  function spawnNode(dataDir: string, stdout: 'ignore' | 'pipe') {
+    const members = formatMembers([cluster.members[0]!]);
+    return spawn(
       process.execPath,
-      [
-        cliPath,
-        'node',
-        '--id',
-        '1',
-        '--members',
-        formatMembers([member]),
-        '--data-dir',
-        dataDir,
-        ...writeBufferFlags,
-      ],
-      { stdio: ['ignore', 'ignore', 'pipe'] },
+      [cliPath, 'node', '--id', '1', '--members', members, '--data-dir', dataDir, ...writeBufferFlags],
+      { stdio: ['ignore', stdout, 'pipe'] },
     );
+  }
+
+  /** Copies the pristine data dir, damages the copy, starts a node on it and reports what it did. */
+  async function startDamaged(name: string, damage: (db: string) => Promise<void>): Promise<Outcome> {
+    const dataDir = await copyPristine(name);
+    await damage(join(dataDir, 'db'));
+    const child = spawnNode(dataDir, 'ignore');
     let stderr = '';
-    child.stderr.on('data', (chunk) => (stderr += chunk));
+    child.stderr!.on('data', (chunk) => (stderr += chunk));
     const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     try {
       const ready = await Promise.race([
@@ -186,9 +187,7 @@ describe('a damaged data directory', () => {
     // LevelDB's own checksums hold here (the record was rewritten through LevelDB): only the
     // record's checksum, checked by the sweep that runs while the node serves, and on each read,
     // can tell. The node serves meanwhile, but never this record.
-    const dataDir = join(cluster.dataDir, 'damaged-record');
-    await cp(pristine, dataDir, { recursive: true });
-    await rm(join(dataDir, 'db', 'LOCK'), { force: true });
+    const dataDir = await copyPristine('record');
     const db = new ClassicLevel<string, Uint8Array>(join(dataDir, 'db'), {
       keyEncoding: 'utf8',
       valueEncoding: 'view',
@@ -199,23 +198,10 @@ describe('a damaged data directory', () => {
     raw[raw.length - 1]! ^= 0x01;
     await db.put(`s/d/kv/${damagedKey}`, raw);
     await db.close();
-    const child = spawn(
-      process.execPath,
-      [
-        cliPath,
-        'node',
-        '--id',
-        '1',
-        '--members',
-        formatMembers([cluster.members[0]!]),
-        '--data-dir',
-        dataDir,
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    const child = spawnNode(dataDir, 'pipe');
     let output = '';
-    child.stdout.on('data', (chunk) => (output += chunk));
-    child.stderr.on('data', (chunk) => (output += chunk));
+    child.stdout!.on('data', (chunk) => (output += chunk));
+    child.stderr!.on('data', (chunk) => (output += chunk));
     const exitCode = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
     let exited = false;
     void exitCode.then(() => (exited = true));
