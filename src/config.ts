@@ -250,6 +250,22 @@ export const storageWriteBufferMibMax = 1024;
  */
 export const storageWriteBufferStaggerFraction = 1 / 3;
 
+/**
+ * The log's write-ahead files (src/node/log-file.ts): a new segment starts once the newest would
+ * pass this many bytes (a record larger than that gets a segment of its own).
+ */
+export const logSegmentBytesMax = 64 * 1024 * 1024;
+/**
+ * One log record (one save) at most. A save is a leader's proposal batch (at most
+ * proposalBatchEntriesMax requests of bodyBytesMax each) or the appends a follower took at once,
+ * far below this; a record header claiming more is damage.
+ */
+export const logRecordBytesMax = 1024 * 1024 * 1024;
+/** How much of a log segment one read takes while the log is loaded at start. */
+export const logReadChunkBytes = 4 * 1024 * 1024;
+/** Entries at most per record when a log kept in LevelDB (storage formats 1 and 2) is moved to log files. */
+export const logMigrationRecordBytesMax = 4 * 1024 * 1024;
+
 // ---- peers ---------------------------------------------------------------------------------------
 
 export interface HttpTransportLimits {

@@ -1,24 +1,28 @@
 // What only the LevelDB storage does: identity, the data-dir lock, CRC checks at start-up, fatal
 // write failures, sharing the DB with the state machine; and a model test against its twin.
 import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { closeSync, openSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { Packr } from 'msgpackr';
 import { afterEach, describe, expect, it } from 'vitest';
-import { storageWriteBufferStaggerFraction } from '../config.js';
-import type { HardState } from '../raft/messages.js';
+import { logReadChunkBytes, storageWriteBufferStaggerFraction } from '../config.js';
+import type { Entry, HardState } from '../raft/messages.js';
 import type { DurableStorage, StorageUpdate } from './durable-storage.js';
 import {
   type LevelDb,
   LevelStorage,
   type LevelStorageOptions,
-  logLoadBatchEntries,
+  logDir,
   storedEntryOfFormat1,
+  storedGroupOfFormat2,
+  storedHardStateOfFormat2,
   writeBufferBytes,
 } from './level-storage.js';
 import { liveTables } from './leveldb-verify.js';
+import { recordHeaderBytes, segmentHeaderBytes } from './log-file.js';
 import { MemoryDurableStorage } from './memory-durable-storage.js';
 import { contractConfig, testEntries, testEntry } from './storage.contract.js';
 
@@ -46,19 +50,27 @@ afterEach(async () => {
   for (const dataDir of dataDirs.splice(0)) await rm(dataDir, { recursive: true, force: true });
 });
 
-/** The stored [key, value] pairs of the log's groups, in index order (keys start with 'g/'). */
-function storedGroups(db: LevelDb): Promise<[Uint8Array, Uint8Array][]> {
-  return db.iterator({ gte: utf8.encode('g/'), lt: utf8.encode('g0') }).all();
+/** The first (and, without a rotation, only) segment of a data dir's log files. */
+function firstSegment(dataDir: string): string {
+  return join(logDir(dataDir), '0000000001.log');
 }
 
-/** The first index of each stored group, in order. */
-async function groupFirstIndexes(db: LevelDb): Promise<number[]> {
-  return (await storedGroups(db)).map(([key]) => Number(Buffer.from(key).readBigUInt64BE(2)));
+/** Where each record of a segment starts, and its payload's length. */
+async function segmentRecords(path: string): Promise<{ at: number; length: number }[]> {
+  const bytes = await readFile(path);
+  const records: { at: number; length: number }[] = [];
+  for (let at = segmentHeaderBytes; at < bytes.length; ) {
+    const length = bytes.readUInt32BE(at);
+    records.push({ at, length });
+    at += recordHeaderBytes + length;
+  }
+  return records;
 }
 
-/** The stored [key, value] pairs of storage format 1's per-entry records (keys start with 'l/'). */
-function storedPerEntryRecords(db: LevelDb): Promise<[Uint8Array, Uint8Array][]> {
-  return db.iterator({ gte: utf8.encode('l/'), lt: utf8.encode('l0') }).all();
+/** Writes the identity of storage format `formatVersion` over a data dir's own. */
+async function markFormat(db: LevelDb, formatVersion: number): Promise<void> {
+  const identity = { formatVersion, clusterId: options.clusterId, nodeId: options.nodeId };
+  await db.put(utf8.encode('i'), new Packr().pack(identity));
 }
 
 /** A data dir whose log holds entries 1..5, one save (one group) each, left open for a test to damage. */
@@ -108,7 +120,7 @@ describe('LevelStorage identity', () => {
     await storage.close();
     await expect(open(dataDir)).rejects.toMatchObject({
       code: 'UNKNOWN_FORMAT',
-      message: expect.stringContaining('has storage format 99, but this raftkv reads format 2'),
+      message: expect.stringContaining('has storage format 99, but this raftkv reads format 3'),
     });
   });
 
@@ -190,68 +202,96 @@ describe('LevelStorage start-up checks', () => {
     );
   });
 
-  it('refuses a group in the middle whose bytes changed, naming its first index', async () => {
+  it('refuses a save in the middle whose bytes changed, naming the segment and byte', async () => {
     const { dataDir, storage } = await dataDirWithFiveEntries();
-    const [key, bytes] = (await storedGroups(storage.db))[2]!;
-    bytes.set([bytes.at(-1)! ^ 0x01], bytes.byteLength - 1);
-    await storage.db.put(key, bytes);
     await storage.close();
+    const path = firstSegment(dataDir);
+    const third = (await segmentRecords(path))[2]!;
+    const bytes = await readFile(path);
+    bytes[third.at + recordHeaderBytes + third.length - 1]! ^= 0x01;
+    await writeFile(path, bytes);
     const refusal = open(dataDir);
     await expect(refusal).rejects.toMatchObject({ code: 'DATA_CORRUPT' });
     await expect(refusal).rejects.toThrow(
-      /^the log entries saved together from entry 3 on are corrupt \(CRC mismatch\): restore this node from a peer/,
-    );
-  });
-
-  it('refuses a torn last group too, saying it may be torn', async () => {
-    const { dataDir, storage } = await dataDirWithFiveEntries();
-    const [key, bytes] = (await storedGroups(storage.db))[4]!;
-    await storage.db.put(key, bytes.subarray(0, bytes.byteLength - 3));
-    await storage.close();
-    await expect(open(dataDir)).rejects.toThrow(
-      /^the log entries saved together from entry 5 on are corrupt \(CRC mismatch\) and are the last ones/,
-    );
-  });
-
-  it('refuses a group whose first entry is not the one its key names', async () => {
-    const { dataDir, storage } = await dataDirWithFiveEntries();
-    const [, bytes] = (await storedGroups(storage.db))[2]!;
-    const [key] = (await storedGroups(storage.db))[3]!;
-    await storage.db.put(key, bytes);
-    await storage.close();
-    await expect(open(dataDir)).rejects.toThrow(/from entry 4 on are corrupt \(its first entry is 3\)/);
-  });
-
-  it('loads a log of more groups than one read batch whole, and still knows its last group', async () => {
-    const dataDir = await newDataDir();
-    const storage = await open(dataDir);
-    const count = 2 * logLoadBatchEntries + 3;
-    const written = testEntries(
-      1,
-      Array.from({ length: count }, (_, i) => 1 + Math.floor(i / 1000)),
-    );
-    // One group per entry, so the groups outnumber a read batch (unsynced: nothing here crashes).
-    for (const entry of written) await storage.save({ hardState: null, entries: [entry], sync: false });
-    await storage.close();
-    const reopened = await open(dataDir);
-    expect(reopened.lastIndex()).toBe(count);
-    expect(reopened.entries(1, count + 1, Number.POSITIVE_INFINITY)).toEqual(written);
-    const [key, bytes] = (await storedGroups(reopened.db)).at(-1)!;
-    await reopened.db.put(key, bytes.subarray(0, bytes.byteLength - 3));
-    await reopened.close();
-    await expect(open(dataDir)).rejects.toThrow(
       new RegExp(
-        `^the log entries saved together from entry ${count} on are corrupt \\(CRC mismatch\\) and are the last ones`,
+        `^log segment ${path} is damaged at byte ${third.at} \\(a record fails its CRC\\): restore this node from a peer`,
       ),
     );
   });
 
+  it('refuses a finished last save whose bytes changed too, saying it may be torn', async () => {
+    const { dataDir, storage } = await dataDirWithFiveEntries();
+    await storage.close();
+    const path = firstSegment(dataDir);
+    const bytes = await readFile(path);
+    bytes[bytes.length - 1]! ^= 0x01;
+    await writeFile(path, bytes);
+    await expect(open(dataDir)).rejects.toThrow(
+      /a record fails its CRC; it is the last one and may be a torn write/,
+    );
+  });
+
+  it('refuses a record whose length changed, rather than take the rest for a torn tail', async () => {
+    const { dataDir, storage } = await dataDirWithFiveEntries();
+    await storage.close();
+    const path = firstSegment(dataDir);
+    const second = (await segmentRecords(path))[1]!;
+    const bytes = await readFile(path);
+    bytes[second.at]! ^= 0x40; // the length's high byte: it would point past the end of the file
+    await writeFile(path, bytes);
+    await expect(open(dataDir)).rejects.toThrow(
+      new RegExp(`damaged at byte ${second.at} \\(a record header fails its CRC\\)`),
+    );
+  });
+
+  it('cuts an unfinished last save and reports it, keeping every save before it', async () => {
+    const { dataDir, storage } = await dataDirWithFiveEntries();
+    await storage.close();
+    const path = firstSegment(dataDir);
+    const last = (await segmentRecords(path)).at(-1)!;
+    const bytes = await readFile(path);
+    await writeFile(path, bytes.subarray(0, bytes.length - 3));
+    const reopened = await open(dataDir);
+    expect(reopened.tornTail).toEqual({
+      segment: path,
+      atByte: last.at,
+      bytesCut: recordHeaderBytes + last.length - 3,
+    });
+    expect(reopened.lastIndex()).toBe(4);
+    expect((await readFile(path)).length).toBe(last.at);
+    await reopened.save({ hardState: null, entries: testEntries(5, [3]) });
+    await reopened.close();
+    const again = await open(dataDir);
+    expect(again.tornTail).toBeNull();
+    expect(again.entries(1, 6, Number.POSITIVE_INFINITY).map((entry) => entry.term)).toEqual([1, 1, 2, 2, 3]);
+  });
+
+  it('loads a log of more bytes than one read, with records across the reads', async () => {
+    const dataDir = await newDataDir();
+    const storage = await open(dataDir);
+    const saves = Math.ceil((2.5 * logReadChunkBytes) / 200_000);
+    const written = Array.from({ length: saves }, (_, i) => testEntry(i + 1, 1, 'normal', 200_000 + i));
+    for (const entry of written) await storage.save({ hardState: null, entries: [entry], sync: false });
+    // One save larger than a read.
+    const large = testEntry(saves + 1, 1, 'normal', logReadChunkBytes + 10);
+    await storage.save({ hardState: null, entries: [large] });
+    await storage.close();
+    const reopened = await open(dataDir);
+    const read = reopened.entries(1, saves + 2, Number.POSITIVE_INFINITY);
+    // Compared as bytes: a deep equal walks megabytes of data one element at a time.
+    const digest = (entries: readonly Entry[]) =>
+      entries.map(({ data, ...rest }) => ({ ...rest, data: Buffer.from(data).toString('base64') }));
+    expect(digest(read)).toEqual(digest([...written, large]));
+  });
+
   it('refuses a log with a gap', async () => {
     const { dataDir, storage } = await dataDirWithFiveEntries();
-    const [key] = (await storedGroups(storage.db))[1]!;
-    await storage.db.del(key);
     await storage.close();
-    await expect(open(dataDir)).rejects.toThrow(/has a gap: entry 3 follows entry 1/);
+    const path = firstSegment(dataDir);
+    const [, second, third] = await segmentRecords(path);
+    const bytes = await readFile(path);
+    await writeFile(path, Buffer.concat([bytes.subarray(0, second!.at), bytes.subarray(third!.at)]));
+    await expect(open(dataDir)).rejects.toThrow(/has a gap: a save of entries from 3 on follows entry 1/);
   });
 
   it('refuses a data dir that holds data but no identity', async () => {
@@ -265,45 +305,91 @@ describe('LevelStorage start-up checks', () => {
   });
 });
 
-describe('LevelStorage log layout', () => {
-  it('keeps each save as one group, and rewrites the head of a group a new leader cuts into', async () => {
+describe('LevelStorage log files', () => {
+  it('keeps each save as one record, and replays a new leader overwriting the tail', async () => {
     const dataDir = await newDataDir();
     const storage = await open(dataDir);
-    await storage.save({ hardState: null, entries: testEntries(1, [1, 1, 1, 1, 1]) });
+    await storage.save({
+      hardState: { term: 1, vote: 1, commit: 0 },
+      entries: testEntries(1, [1, 1, 1, 1, 1]),
+    });
     await storage.save({ hardState: null, entries: testEntries(6, [1, 1]) });
-    expect(await groupFirstIndexes(storage.db)).toEqual([1, 6]);
-    // A new leader's entries from 3 on: the group at 1 keeps 1..2, the one at 6 goes.
     const overwriting = testEntries(3, [2, 2]);
-    await storage.save({ hardState: null, entries: overwriting });
-    expect(await groupFirstIndexes(storage.db)).toEqual([1, 3]);
-    const expected = [...testEntries(1, [1, 1]), ...overwriting];
+    await storage.save({ hardState: { term: 2, vote: 3, commit: 2 }, entries: overwriting });
+    expect(await segmentRecords(firstSegment(dataDir))).toHaveLength(3);
     await storage.close();
     const reopened = await open(dataDir);
-    expect(reopened.entries(1, reopened.lastIndex() + 1, Number.POSITIVE_INFINITY)).toEqual(expected);
+    expect(reopened.entries(1, reopened.lastIndex() + 1, Number.POSITIVE_INFINITY)).toEqual([
+      ...testEntries(1, [1, 1]),
+      ...overwriting,
+    ]);
+    expect(reopened.hardState()).toEqual({ term: 2, vote: 3, commit: 2 });
   });
 
-  it('reads a data dir of storage format 1, marks it format 2, and overwrites its per-entry records', async () => {
+  it('moves the log of a data dir of storage format 1 or 2 out of LevelDB, with its hard state', async () => {
+    for (const formatVersion of [1, 2]) {
+      const dataDir = await newDataDir();
+      const created = await open(dataDir);
+      const old = testEntries(1, [1, 1, 1, 2, 2]);
+      const hardState = { term: 2, vote: 2, commit: 4 };
+      await markFormat(created.db, formatVersion);
+      const records =
+        formatVersion === 1
+          ? old.map(storedEntryOfFormat1)
+          : [storedGroupOfFormat2(old.slice(0, 3)), storedGroupOfFormat2(old.slice(3))];
+      for (const [key, value] of [...records, storedHardStateOfFormat2(hardState)])
+        await created.db.put(key, value);
+      await created.close();
+
+      const moved = await open(dataDir);
+      expect(moved.entries(1, 6, Number.POSITIVE_INFINITY)).toEqual(old);
+      expect(moved.hardState()).toEqual(hardState);
+      const stored = new Packr({ mapsAsObjects: true }).unpack((await moved.db.get(utf8.encode('i')))!);
+      expect(stored).toMatchObject({ formatVersion: 3, nodeId: options.nodeId });
+      const keys = (await moved.db.keys().all()).map((key) => Buffer.from(key).toString('latin1'));
+      expect(keys.sort()).toEqual(['i', 'm']);
+      await moved.save({ hardState: null, entries: testEntries(6, [2]) });
+      await moved.close();
+      const reopened = await open(dataDir);
+      expect(reopened.lastIndex()).toBe(6);
+      expect(reopened.hardState()).toEqual(hardState);
+    }
+  });
+
+  it('starts a move over when a crash stopped it before the directory was marked', async () => {
     const dataDir = await newDataDir();
     const created = await open(dataDir);
-    const old = testEntries(1, [1, 1, 1, 2, 2]);
-    const identity = { formatVersion: 1, clusterId: options.clusterId, nodeId: options.nodeId };
-    await created.db.put(utf8.encode('i'), new Packr().pack(identity));
-    for (const [key, value] of old.map(storedEntryOfFormat1)) await created.db.put(key, value);
+    const old = testEntries(1, [1, 1, 1]);
+    await markFormat(created.db, 2);
+    await created.db.put(...storedGroupOfFormat2(old));
+    await created.db.put(...storedHardStateOfFormat2({ term: 1, vote: 1, commit: 3 }));
     await created.close();
+    // Log files of an unfinished move: one save of other entries, the segment cut mid-record.
+    const stale = await open(await newDataDir());
+    await stale.save({ hardState: null, entries: testEntries(1, [7, 7, 7, 7]) });
+    await stale.close();
+    await rm(logDir(dataDir), { recursive: true });
+    await mkdir(logDir(dataDir));
+    const staleBytes = await readFile(firstSegment(stale.dataDir));
+    await writeFile(firstSegment(dataDir), staleBytes.subarray(0, staleBytes.length - 5));
 
-    const upgraded = await open(dataDir);
-    expect(upgraded.entries(1, 6, Number.POSITIVE_INFINITY)).toEqual(old);
-    const stored = new Packr({ mapsAsObjects: true }).unpack((await upgraded.db.get(utf8.encode('i')))!);
-    expect(stored).toMatchObject({ formatVersion: 2, nodeId: options.nodeId });
-    await upgraded.save({ hardState: null, entries: testEntries(6, [2]) });
-    const overwriting = testEntries(4, [3, 3, 3, 3]);
-    await upgraded.save({ hardState: null, entries: overwriting });
-    expect((await storedPerEntryRecords(upgraded.db)).length).toBe(3);
-    expect(await groupFirstIndexes(upgraded.db)).toEqual([4]);
-    await upgraded.close();
+    const moved = await open(dataDir);
+    expect(moved.entries(1, 4, Number.POSITIVE_INFINITY)).toEqual(old);
+    expect(moved.lastIndex()).toBe(3);
+    expect(moved.tornTail).toBeNull();
+  });
 
-    const reopened = await open(dataDir);
-    expect(reopened.entries(1, 8, Number.POSITIVE_INFINITY)).toEqual([...old.slice(0, 3), ...overwriting]);
+  it('makes the log files again when a creation a crash stopped left them empty', async () => {
+    const dataDir = await newDataDir();
+    const created = await open(dataDir);
+    await created.db.batch([
+      { type: 'del', key: utf8.encode('i') },
+      { type: 'del', key: utf8.encode('m') },
+    ]);
+    await created.close();
+    const again = await open(dataDir);
+    expect(again.isNew).toBe(true);
+    expect(again.lastIndex()).toBe(0);
   });
 });
 
@@ -327,7 +413,10 @@ describe('LevelStorage write buffer', () => {
 describe('LevelStorage at run time', () => {
   it('fails for good when a write fails, without retrying', async () => {
     const storage = await open(await newDataDir());
-    await storage.db.close();
+    // The log file's descriptor swapped for one open for reading only: the next write fails (EBADF).
+    const logFile = (storage as unknown as { logFile: { fd: number } }).logFile;
+    closeSync(logFile.fd);
+    logFile.fd = openSync('/dev/null', 'r');
     await expect(storage.save({ hardState: null, entries: [testEntry(1, 1)] })).rejects.toMatchObject({
       code: 'STORAGE_FAILED',
       message: expect.stringContaining('a failed write is never retried'),

@@ -1,11 +1,14 @@
-// The durable log of a real node: entries, hard state, snapshot meta and the node's identity in
-// one LevelDB (classic-level) at <dataDir>/db, each save one fsync'd batch (design.md §2, §8).
-// The entries of each save are one record (a group, keyed by its first index): one LevelDB key
-// per save rather than per entry, which halves the keys LevelDB inserts and compacts per write.
-// The state machine shares the DB: its keys start with stateMachinePrefix and it writes its own
-// batches. Reads are served from memory (MirroredDurableStorage), so the whole log is held in
-// memory and grows with it until snapshots compact it (a later issue).
-import { mkdir, readFile } from 'node:fs/promises';
+// The durable log of a real node (design.md §2, §8). Entries and the hard state are in the log's
+// write-ahead files (<dataDir>/log/, log-file.ts): each save is one record, appended and
+// fdatasync'd on the node's own thread. The node's identity and the snapshot meta are in the
+// LevelDB (classic-level) at <dataDir>/db, which the state machine shares: its keys start with
+// stateMachinePrefix and it writes its own batches. Reads are served from memory
+// (MirroredDurableStorage), so the whole log is held in memory and grows with it until snapshots
+// compact it (a later issue).
+//
+// Storage formats 1 and 2 kept the log in LevelDB too (one record per entry, then one per save);
+// a data directory of either is moved to log files when it is opened (migrateLog).
+import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ClassicLevel } from 'classic-level';
 import { Packr } from 'msgpackr';
@@ -14,6 +17,7 @@ import { readUint32, readUint53, writeUint32, writeUint53 } from '../big-endian.
 import { ByteArena } from '../byte-arena.js';
 import {
   defaultStorageWriteBufferMib,
+  logMigrationRecordBytesMax,
   storageWriteBufferMibMax,
   storageWriteBufferStaggerFraction,
 } from '../config.js';
@@ -30,21 +34,24 @@ import {
   writeLevelBatch,
 } from './level-batch.js';
 import { liveTables, verifyLevelDbTables } from './leveldb-verify.js';
+import { LogFile, LogFileError, segmentHeaderBytes, syncDirectory, type TornTail } from './log-file.js';
 
 /**
- * The layout of the whole data directory, kept in its identity record. Format 2 keeps the log in
- * groups ('g/' keys); format 1 kept one record per entry ('l/' keys). A format 1 directory is
- * read, marked format 2 when opened, and its per-entry records stay until a save overwrites them.
+ * The layout of the whole data directory, kept in its identity record. Format 3 keeps the log in
+ * log files; formats 2 (one LevelDB record per save, 'g/' keys) and 1 (one per entry, 'l/' keys)
+ * kept it in LevelDB, with the hard state under 'h'. Both are read, and moved, when opened.
  */
-export const storageFormatVersion = 2;
-const previousStorageFormatVersion = 1;
+export const storageFormatVersion = 3;
+const levelDbLogFormatVersions = [1, 2];
 /** The layout of one stored entry of storage format 1, kept in the entry's own bytes. */
 export const entryFormatVersion = 1;
-/** The layout of one group record, kept in its own bytes. */
+/** The layout of one group record of storage format 2, kept in its own bytes. */
 export const groupFormatVersion = 1;
+/** The layout of one save record in the log files, kept in its first byte. */
+export const saveRecordFormatVersion = 1;
 /** Every key the state machine writes starts with these bytes (UTF-8); no key of LevelStorage does. */
 export const stateMachinePrefix = 's/';
-/** Stored records (entries or groups) read from LevelDB at once while loading the log at start. */
+/** Stored records (entries or groups) read from LevelDB at once while moving a format 1 or 2 log. */
 export const logLoadBatchEntries = 1024;
 
 /** 1/φ: the multiples of it, modulo 1, spread evenly over [0, 1) whatever how many are taken. */
@@ -52,7 +59,7 @@ const goldenRatioConjugate = (Math.sqrt(5) - 1) / 2;
 
 /**
  * One node's LevelDB write buffer, in bytes: between (1 - storageWriteBufferStaggerFraction) and
- * all of `writeBufferMib`, spread by node id. Replicas write the same entries in the same order:
+ * all of `writeBufferMib`, spread by node id. Replicas apply the same entries in the same order:
  * with one size for all, every replica would fill its memtable, write it out as a table and then
  * compact at the same moment, so the whole quorum would be slow at once (on one machine, as in a
  * local cluster, five such bursts land together: at 64 clients, the writes that met one took 50 to
@@ -77,19 +84,19 @@ export interface LevelStorageOptions {
   writeBufferMib?: number;
 }
 
+/** The log files of a data directory. */
+export function logDir(dataDir: string): string {
+  return join(dataDir, 'log');
+}
+
 export class LevelStorage extends MirroredDurableStorage {
   readonly stateMachinePrefix = stateMachinePrefix;
   /**
    * Test-only (--test-lazy-storage, and the diskDelayMs fault): each write waits this long in
-   * process memory before it reaches LevelDB, like data that is written but not yet fsync'd.
+   * process memory before it reaches the disk, like data that is written but not yet fsync'd.
    * SIGKILL in that window loses it, as a power cut would (the idea of Jepsen's LazyFS).
    */
   unsyncedHoldMs = 0;
-
-  /** The first index of each group record, ascending; a group runs to the next one's first index. */
-  private readonly groupFirstIndexes: number[];
-  /** The last index held in a per-entry record of storage format 1 (below every group); 0 if none. */
-  private perEntryLastIndex: number;
 
   private constructor(
     /** Shared with the state machine; closed by close(), so close the state machine first. */
@@ -97,12 +104,12 @@ export class LevelStorage extends MirroredDurableStorage {
     readonly dataDir: string,
     /** True when this open created the data directory: the node is bootstrapping (design.md §8). */
     readonly isNew: boolean,
+    /** The unfinished append a crash left at the end of the log, which this open cut; null if none. */
+    readonly tornTail: TornTail | null,
     mirror: MemoryStorage,
-    layout: LogLayout,
+    private readonly logFile: LogFile,
   ) {
     super(mirror);
-    this.groupFirstIndexes = layout.groupFirstIndexes;
-    this.perEntryLastIndex = layout.perEntryLastIndex;
   }
 
   /** Opens (or creates) the data directory, refusing one that is not this node's or fails a check. */
@@ -113,22 +120,34 @@ export class LevelStorage extends MirroredDurableStorage {
       () => `the write buffer must be 1 to ${storageWriteBufferMibMax} MiB, not ${writeBufferMib}`,
     );
     const db = await openDb(dataDir, writeBufferBytes(writeBufferMib, options.nodeId));
+    let logFile: LogFile | undefined;
     try {
-      const isNew = await checkIdentity(db, dataDir, options);
-      const { mirror, layout } = await loadMirror(db, dataDir);
-      return new LevelStorage(db, dataDir, isNew, mirror, layout);
+      const { isNew, formatVersion } = await checkIdentity(db, dataDir, options);
+      const snapshotMeta = decodeSnapshotMeta(await db.get(snapshotMetaKey), dataDir);
+      // Until snapshots arrive (a later issue) nothing is compacted, and the log starts at 1.
+      assert(
+        snapshotMeta.index === 0,
+        () => `snapshot at ${snapshotMeta.index}: this build cannot load snapshots`,
+      );
+      if (formatVersion !== storageFormatVersion) await migrateLog(db, dataDir, snapshotMeta);
+      // What a move that stopped after marking the directory format 3 left in LevelDB.
+      else await clearLevelDbLog(db);
+      const loaded = loadLog(dataDir, snapshotMeta);
+      logFile = loaded.file;
+      return new LevelStorage(db, dataDir, isNew, loaded.tornTail, loaded.mirror, loaded.file);
     } catch (error) {
+      logFile?.close();
       await db.close();
       throw explainCorruption(error, dataDir);
     }
   }
 
   protected async persist(update: StorageUpdate): Promise<void> {
-    const { writes, groupsKept } = this.logWritesFor(update);
-    if (writes.length === 0) return;
+    const record = encodeSaveRecord(update);
+    if (record === null) return;
     if (this.unsyncedHoldMs > 0) await new Promise((resolve) => setTimeout(resolve, this.unsyncedHoldMs));
     try {
-      await writeLevelBatch(this.db, writes, update.sync !== false);
+      this.logFile.append([record], update.sync !== false);
     } catch (error) {
       throw new StorageError(
         'STORAGE_FAILED',
@@ -136,54 +155,13 @@ export class LevelStorage extends MirroredDurableStorage {
         { cause: error },
       );
     }
-    const first = update.entries[0]?.index;
-    if (first === undefined) return;
-    this.groupFirstIndexes.length = groupsKept;
-    this.groupFirstIndexes.push(first);
-    this.perEntryLastIndex = Math.min(this.perEntryLastIndex, first - 1);
   }
 
   protected release(): Promise<void> {
+    this.logFile.close();
     return this.db.close();
   }
-
-  /**
-   * The writes of one save, and how many of the held groups stay. The update's entries become one
-   * group; held entries from its first index on are overwritten (a new leader's suffix): their
-   * groups and per-entry records are deleted, and a group that runs into them is written again
-   * without them, all in the same batch.
-   */
-  private logWritesFor(update: StorageUpdate): { writes: LevelWrite[]; groupsKept: number } {
-    const writes: LevelWrite[] = [];
-    const groups = this.groupFirstIndexes;
-    let groupsKept = groups.length;
-    const first = update.entries[0]?.index;
-    if (first !== undefined) {
-      const heldLastIndex = this.mirror.lastIndex();
-      if (first <= heldLastIndex) {
-        for (let index = first; index <= this.perEntryLastIndex; index++) {
-          writes.push({ type: 'del', key: logKey(index) });
-        }
-        while (groupsKept > 0 && groups[groupsKept - 1]! >= first) {
-          groupsKept -= 1;
-          writes.push({ type: 'del', key: groupKey(groups[groupsKept]!) });
-        }
-        const cut = groups[groupsKept - 1];
-        const cutEnd = groupsKept < groups.length ? groups[groupsKept]! : heldLastIndex + 1;
-        if (cut !== undefined && cutEnd > first) {
-          const kept = this.mirror.entries(cut, first, Number.POSITIVE_INFINITY);
-          writes.push({ type: 'put', key: groupKey(cut), value: encodeGroup(kept) });
-        }
-      }
-      writes.push({ type: 'put', key: groupKey(first), value: encodeGroup(update.entries) });
-    }
-    if (update.hardState) {
-      writes.push({ type: 'put', key: hardStateKey, value: encodeHardState(update.hardState) });
-    }
-    return { writes, groupsKept };
-  }
 }
-
 // ---- opening -----------------------------------------------------------------------------
 
 /**
@@ -264,21 +242,29 @@ async function droppedOnRecovery(dbDir: string): Promise<string | null> {
   return match ? match[0] : null;
 }
 
-/** Checks the data directory is this node's of this cluster, creating it when empty; true if created. */
-async function checkIdentity(db: LevelDb, dataDir: string, options: LevelStorageOptions): Promise<boolean> {
+/**
+ * Checks the data directory is this node's of this cluster, creating it when empty. Answers
+ * whether it was created, and the storage format it has.
+ */
+async function checkIdentity(
+  db: LevelDb,
+  dataDir: string,
+  options: LevelStorageOptions,
+): Promise<{ isNew: boolean; formatVersion: number }> {
   const stored = await db.get(identityKey);
   if (stored === undefined) {
     await createDataDir(db, dataDir, options);
-    return true;
+    return { isNew: true, formatVersion: storageFormatVersion };
   }
   const identity = decodeRecord(stored, 'identity', dataDir);
+  const formatVersion = identity.formatVersion;
   if (
-    identity.formatVersion !== storageFormatVersion &&
-    identity.formatVersion !== previousStorageFormatVersion
+    typeof formatVersion !== 'number' ||
+    (formatVersion !== storageFormatVersion && !levelDbLogFormatVersions.includes(formatVersion))
   ) {
     throw new StorageError(
       'UNKNOWN_FORMAT',
-      `data directory ${dataDir} has storage format ${String(identity.formatVersion)}, but this raftkv reads ` +
+      `data directory ${dataDir} has storage format ${String(formatVersion)}, but this raftkv reads ` +
         `format ${storageFormatVersion}: run a raftkv that reads it, or restore this node from a peer`,
     );
   }
@@ -296,22 +282,24 @@ async function checkIdentity(db: LevelDb, dataDir: string, options: LevelStorage
         'start with the --id it was created with, or use another --data-dir',
     );
   }
-  if (identity.formatVersion === previousStorageFormatVersion) {
-    // Format 2 reads format 1's records; from now on groups are written, which format 1 cannot read.
-    const upgraded = { ...identity, formatVersion: storageFormatVersion };
-    await writeLevelBatch(db, [{ type: 'put', key: identityKey, value: recordPackr.pack(upgraded) }], true);
-  }
-  return false;
+  return { isNew: false, formatVersion };
 }
 
+/**
+ * Writes a new data directory: the log files first, the identity last, so that a directory with
+ * an identity always has its log. Log files without an identity are from a creation a crash
+ * stopped if they hold no record (they are made again), and refused otherwise.
+ */
 async function createDataDir(db: LevelDb, dataDir: string, options: LevelStorageOptions): Promise<void> {
   const anyKey = await db.keys({ limit: 1 }).all();
-  if (anyKey.length > 0) {
+  if (anyKey.length > 0 || (await holdsLogRecords(logDir(dataDir)))) {
     throw new StorageError(
       'DATA_CORRUPT',
       `data directory ${dataDir} holds data but no raftkv identity: use another --data-dir, or ${restoreAdvice(dataDir)}`,
     );
   }
+  await rm(logDir(dataDir), { recursive: true, force: true });
+  await createLogDir(dataDir, []);
   const identity = {
     formatVersion: storageFormatVersion,
     clusterId: options.clusterId,
@@ -320,33 +308,126 @@ async function createDataDir(db: LevelDb, dataDir: string, options: LevelStorage
   const snapshotMeta: SnapshotMeta = { index: 0, term: 0, config: options.initialConfig };
   const writes: LevelWrite[] = [
     { type: 'put', key: identityKey, value: recordPackr.pack(identity) },
-    { type: 'put', key: hardStateKey, value: encodeHardState(emptyHardState) },
     { type: 'put', key: snapshotMetaKey, value: encodeSnapshotMeta(snapshotMeta) },
   ];
   await writeLevelBatch(db, writes, true);
 }
 
-/** Where the log's records are: what LevelStorage needs to know to overwrite a suffix. */
-interface LogLayout {
-  groupFirstIndexes: number[];
-  perEntryLastIndex: number;
+/** True when `dir` has a log segment longer than its header. */
+async function holdsLogRecords(dir: string): Promise<boolean> {
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return false;
+  }
+  for (const name of names) {
+    if ((await stat(join(dir, name))).size > segmentHeaderBytes) return true;
+  }
+  return false;
 }
 
-/** Reads everything the Storage reads serve, checking every entry, into a new mirror. */
-async function loadMirror(
-  db: LevelDb,
-  dataDir: string,
-): Promise<{ mirror: MemoryStorage; layout: LogLayout }> {
+/**
+ * Makes <dataDir>/log holding `records`, synced, through a staging directory renamed into place:
+ * the log directory is there whole or not at all.
+ */
+async function createLogDir(dataDir: string, records: readonly Uint8Array[]): Promise<void> {
+  const staging = join(dataDir, 'log.new');
+  await rm(staging, { recursive: true, force: true });
+  const file = LogFile.create(staging);
+  try {
+    if (records.length > 0) file.append(records, true);
+  } finally {
+    file.close();
+  }
+  await rename(staging, logDir(dataDir));
+  syncDirectory(dataDir);
+}
+
+/**
+ * Moves a log kept in LevelDB (storage formats 1 and 2) to log files: reads and checks it, writes
+ * it and the hard state as log files, marks the directory format 3, and only then deletes the old
+ * records. A crash before the mark leaves the old log in place, and the move starts over.
+ */
+async function migrateLog(db: LevelDb, dataDir: string, snapshotMeta: SnapshotMeta): Promise<void> {
   const hardState = decodeHardState(await db.get(hardStateKey), dataDir);
-  const snapshotMeta = decodeSnapshotMeta(await db.get(snapshotMetaKey), dataDir);
-  // Until snapshots arrive (a later issue) nothing is compacted, and the mirror starts at 0.
-  assert(
-    snapshotMeta.index === 0,
-    () => `snapshot at ${snapshotMeta.index}: this build cannot load snapshots`,
-  );
-  const { entries, layout } = await loadLog(db, dataDir, snapshotMeta);
+  const entries = await loadLevelDbLog(db, dataDir, snapshotMeta);
+  const records: Uint8Array[] = [];
+  let from = 0;
+  while (from < entries.length) {
+    let to = from;
+    let bytes = 0;
+    while (
+      to < entries.length &&
+      (to === from || bytes + entryBlockBytes([entries[to]!]) <= logMigrationRecordBytesMax)
+    ) {
+      bytes += entryBlockBytes([entries[to]!]);
+      to += 1;
+    }
+    records.push(encodeSaveRecord({ hardState: null, entries: entries.slice(from, to) })!);
+    from = to;
+  }
+  records.push(encodeSaveRecord({ hardState, entries: [] })!);
+  await rm(logDir(dataDir), { recursive: true, force: true });
+  await createLogDir(dataDir, records);
+  const identity = decodeRecord(await db.get(identityKey), 'identity', dataDir);
+  const marked = { ...identity, formatVersion: storageFormatVersion };
+  await writeLevelBatch(db, [{ type: 'put', key: identityKey, value: recordPackr.pack(marked) }], true);
+  await clearLevelDbLog(db);
+}
+
+/** Deletes the log records and hard state of storage formats 1 and 2, if any are left. */
+async function clearLevelDbLog(db: LevelDb): Promise<void> {
+  await db.clear({ gte: logKey(0), lte: logKey(Number.MAX_SAFE_INTEGER) });
+  await db.clear({ gte: groupKey(0), lte: groupKey(Number.MAX_SAFE_INTEGER) });
+  if ((await db.get(hardStateKey)) !== undefined) await db.del(hardStateKey);
+}
+
+/** The log and hard state in the log files, checked, as a new mirror; and the open log file. */
+function loadLog(
+  dataDir: string,
+  snapshotMeta: SnapshotMeta,
+): { mirror: MemoryStorage; file: LogFile; tornTail: TornTail | null } {
+  let hardState = emptyHardState;
+  const entries: Entry[] = [];
+  const arena = new ByteArena();
+  const termAt = (index: number) =>
+    index === snapshotMeta.index ? snapshotMeta.term : entries[index - snapshotMeta.index - 1]!.term;
+  let opened: { file: LogFile; cut: TornTail | null };
+  try {
+    opened = LogFile.open(logDir(dataDir), (payload) => {
+      const save = decodeSaveRecord(payload, dataDir);
+      if (save.hardState) hardState = save.hardState;
+      const first = save.entries[0];
+      if (first === undefined) return;
+      const lastIndex = snapshotMeta.index + entries.length;
+      if (first.index <= snapshotMeta.index || first.index > lastIndex + 1) {
+        throw new StorageError(
+          'DATA_CORRUPT',
+          `the log in ${dataDir} has a gap: a save of entries from ${first.index} on follows entry ${lastIndex}: ` +
+            restoreAdvice(dataDir),
+        );
+      }
+      // A save from inside the log is a new leader's: it replaces what followed.
+      entries.length = first.index - snapshotMeta.index - 1;
+      let previous = { index: first.index - 1, term: termAt(first.index - 1) };
+      for (const entry of save.entries) {
+        checkFollows(previous, entry, dataDir);
+        entry.data = arena.copy(entry.data);
+        entries.push(entry);
+        previous = entry;
+      }
+    });
+  } catch (error) {
+    if (!(error instanceof LogFileError)) throw error;
+    if (error.kind === 'unknown-format') {
+      throw new StorageError('UNKNOWN_FORMAT', `${error.message}: run a raftkv that reads it`);
+    }
+    throw new StorageError('DATA_CORRUPT', `${error.message}: ${restoreAdvice(dataDir)}`);
+  }
   const lastIndex = entries.at(-1)?.index ?? snapshotMeta.index;
   if (hardState.commit > lastIndex) {
+    opened.file.close();
     throw new StorageError(
       'DATA_CORRUPT',
       `the log in ${dataDir} ends at ${lastIndex} but index ${hardState.commit} was committed: ` +
@@ -356,38 +437,21 @@ async function loadMirror(
   const mirror = new MemoryStorage(snapshotMeta.config);
   mirror.setHardState(hardState);
   mirror.append(entries);
-  return { mirror, layout };
+  return { mirror, file: opened.file, tornTail: opened.cut };
 }
 
 /**
- * Reads the log in order, checking every entry: CRC and format, indices contiguous after the
- * snapshot, terms never falling. Per-entry records (storage format 1) come first, then groups.
- * Records are read a batch at a time (not all at once: at a million entries the stored form alone
- * would double the memory the log needs), and each entry's data is copied into an arena, so no
- * LevelDB value stays alive behind it.
+ * Reads a log of storage format 1 or 2 from LevelDB in order, checking every entry: CRC and
+ * format, indices contiguous after the snapshot, terms never falling. Per-entry records (format
+ * 1) come first, then groups. Records are read a batch at a time, and each entry's data is copied
+ * into an arena, so no LevelDB value stays alive behind it.
  */
-async function loadLog(
-  db: LevelDb,
-  dataDir: string,
-  snapshotMeta: SnapshotMeta,
-): Promise<{ entries: Entry[]; layout: LogLayout }> {
+async function loadLevelDbLog(db: LevelDb, dataDir: string, snapshotMeta: SnapshotMeta): Promise<Entry[]> {
   const entries: Entry[] = [];
   const arena = new ByteArena();
   let previous = { index: snapshotMeta.index, term: snapshotMeta.term };
   const accept = (entry: Entry) => {
-    if (entry.index !== previous.index + 1) {
-      throw new StorageError(
-        'DATA_CORRUPT',
-        `the log in ${dataDir} has a gap: entry ${entry.index} follows entry ${previous.index}: ${restoreAdvice(dataDir)}`,
-      );
-    }
-    if (entry.term < previous.term) {
-      throw new StorageError(
-        'DATA_CORRUPT',
-        `log entry ${entry.index} has term ${entry.term}, below term ${previous.term} of the entry before it: ` +
-          restoreAdvice(dataDir),
-      );
-    }
+    checkFollows(previous, entry, dataDir);
     entry.data = arena.copy(entry.data);
     entries.push(entry);
     previous = entry;
@@ -395,14 +459,27 @@ async function loadLog(
   await forEachRecord(db, logKey(0), logKey(Number.MAX_SAFE_INTEGER), ([key, bytes], isLast) => {
     accept(decodeStoredEntry(bytes, keyIndex(logKeyPrefix, key), isLast, dataDir));
   });
-  const perEntryLastIndex = entries.at(-1)?.index ?? 0;
-  const groupFirstIndexes: number[] = [];
   await forEachRecord(db, groupKey(0), groupKey(Number.MAX_SAFE_INTEGER), ([key, bytes], isLast) => {
-    const firstIndex = keyIndex(groupKeyPrefix, key);
-    for (const entry of decodeGroup(bytes, firstIndex, isLast, dataDir)) accept(entry);
-    groupFirstIndexes.push(firstIndex);
+    for (const entry of decodeGroup(bytes, keyIndex(groupKeyPrefix, key), isLast, dataDir)) accept(entry);
   });
-  return { entries, layout: { groupFirstIndexes, perEntryLastIndex } };
+  return entries;
+}
+
+/** Refuses `entry` unless it is the one after `previous`, with a term no lower. */
+function checkFollows(previous: { index: number; term: number }, entry: Entry, dataDir: string): void {
+  if (entry.index !== previous.index + 1) {
+    throw new StorageError(
+      'DATA_CORRUPT',
+      `the log in ${dataDir} has a gap: entry ${entry.index} follows entry ${previous.index}: ${restoreAdvice(dataDir)}`,
+    );
+  }
+  if (entry.term < previous.term) {
+    throw new StorageError(
+      'DATA_CORRUPT',
+      `log entry ${entry.index} has term ${entry.term}, below term ${previous.term} of the entry before it: ` +
+        restoreAdvice(dataDir),
+    );
+  }
 }
 
 /**
@@ -473,6 +550,19 @@ export function explainCorruption(error: unknown, dataDir: string): unknown {
   );
 }
 
+/** The state machine of `dataDir` applied entries its log no longer holds. */
+export function missingAppliedEntriesError(
+  dataDir: string,
+  applied: number,
+  lastIndex: number,
+): StorageError {
+  return new StorageError(
+    'DATA_CORRUPT',
+    `the state in ${dataDir} has applied entry ${applied}, but its log ends at ${lastIndex}: ` +
+      `log entries are missing: ${restoreAdvice(dataDir)}`,
+  );
+}
+
 function restoreAdvice(dataDir: string): string {
   return `restore this node from a peer: stop it, move ${dataDir} aside, and add it back as a new member (learner first)`;
 }
@@ -510,6 +600,73 @@ function groupKey(firstIndex: number): Uint8Array {
   return indexKey(groupKeyPrefix, firstIndex);
 }
 
+// ---- save records (storage format 3) -----------------------------------------------------
+
+/**
+ * A save record: its format (1 byte), its flags (1 byte: saveRecordHardStateFlag when a hard
+ * state follows), the hard state's term, vote and commit (big-endian 64-bit each) if flagged, then
+ * the save's entries as a block (raft/entry-block.ts). Its CRC is the log file's, around it.
+ */
+const saveRecordHeaderBytes = 2;
+const saveRecordHardStateFlag = 1;
+const hardStateBytes = 3 * uint53Bytes;
+
+/** The record of one save, or null for a save that writes nothing. */
+function encodeSaveRecord(update: StorageUpdate): Uint8Array | null {
+  const { hardState, entries } = update;
+  if (entries.length === 0 && hardState === null) return null;
+  const entriesAt = saveRecordHeaderBytes + (hardState ? hardStateBytes : 0);
+  const bytes = new Uint8Array(entriesAt + entryBlockBytes(entries));
+  bytes[0] = saveRecordFormatVersion;
+  if (hardState) {
+    bytes[1] = saveRecordHardStateFlag;
+    writeUint53(bytes, saveRecordHeaderBytes, hardState.term);
+    writeUint53(bytes, saveRecordHeaderBytes + uint53Bytes, hardState.vote);
+    writeUint53(bytes, saveRecordHeaderBytes + 2 * uint53Bytes, hardState.commit);
+  }
+  writeEntryBlock(entries, bytes, entriesAt);
+  return bytes;
+}
+
+/** A save record's hard state and entries (each entry's data a view of `bytes`), checked. */
+function decodeSaveRecord(
+  bytes: Uint8Array,
+  dataDir: string,
+): { hardState: HardState | null; entries: Entry[] } {
+  const corrupt = (reason: string) =>
+    new StorageError(
+      'DATA_CORRUPT',
+      `a save in the log of ${dataDir} is corrupt (${reason}): ${restoreAdvice(dataDir)}`,
+    );
+  if (bytes[0] !== saveRecordFormatVersion) {
+    throw new StorageError(
+      'UNKNOWN_FORMAT',
+      `a save in the log of ${dataDir} has format ${bytes[0]}, but this raftkv reads format ` +
+        `${saveRecordFormatVersion}: run a raftkv that reads it`,
+    );
+  }
+  const flags = bytes[1];
+  if (flags !== 0 && flags !== saveRecordHardStateFlag) throw corrupt(`unknown flags ${flags}`);
+  let hardState: HardState | null = null;
+  let entriesAt = saveRecordHeaderBytes;
+  if (flags === saveRecordHardStateFlag) {
+    if (bytes.byteLength < saveRecordHeaderBytes + hardStateBytes)
+      throw corrupt('its hard state is cut short');
+    const [term, vote, commit] = [0, 1, 2].map((field) =>
+      readUint53(bytes, saveRecordHeaderBytes + field * uint53Bytes),
+    ) as [number, number, number];
+    if (![term, vote, commit].every(Number.isSafeInteger)) throw corrupt('a hard state number above 2^53');
+    hardState = { term, vote, commit };
+    entriesAt += hardStateBytes;
+  }
+  try {
+    return { hardState, entries: decodeEntryBlock(bytes.subarray(entriesAt)) };
+  } catch (error) {
+    if (error instanceof EntryBlockError) throw corrupt(error.message);
+    throw error;
+  }
+}
+
 // ---- groups ------------------------------------------------------------------------------
 
 /**
@@ -517,6 +674,14 @@ function groupKey(firstIndex: number): Uint8Array {
  * byte), then its entries as a block (raft/entry-block.ts).
  */
 const groupHeaderBytes = 5;
+
+/**
+ * The key and value storage format 2 kept a save's entries under. Nothing writes them any more:
+ * tests of moving a format 2 directory do.
+ */
+export function storedGroupOfFormat2(entries: readonly Entry[]): [Uint8Array, Uint8Array] {
+  return [groupKey(entries[0]!.index), encodeGroup(entries)];
+}
 
 function encodeGroup(entries: readonly Entry[]): Uint8Array {
   const bytes = new Uint8Array(groupHeaderBytes + entryBlockBytes(entries));
@@ -632,8 +797,12 @@ function decodeEntry(bytes: Uint8Array): Entry {
 
 const recordPackr = new Packr({ useRecords: false, moreTypes: false });
 
-function encodeHardState(hardState: HardState): Uint8Array {
-  return recordPackr.pack({ term: hardState.term, vote: hardState.vote, commit: hardState.commit });
+/** The key and value storage formats 1 and 2 kept the hard state under (for tests, as above). */
+export function storedHardStateOfFormat2(hardState: HardState): [Uint8Array, Uint8Array] {
+  return [
+    hardStateKey,
+    recordPackr.pack({ term: hardState.term, vote: hardState.vote, commit: hardState.commit }),
+  ];
 }
 
 function decodeHardState(bytes: Uint8Array | undefined, dataDir: string): HardState {

@@ -19,7 +19,7 @@ import { LevelStateStore } from '../statemachine/level-state-store.js';
 import { StateMachine } from '../statemachine/state-machine.js';
 import { SkewedClock, systemClock } from './clock.js';
 import { HttpTransport, registerPeerRoutes } from './http-transport.js';
-import { explainCorruption, LevelStorage } from './level-storage.js';
+import { explainCorruption, LevelStorage, missingAppliedEntriesError } from './level-storage.js';
 import { clientUrl, type Member, peerAddress } from './members.js';
 import { NodeMetrics } from './metrics.js';
 import { defaultNodeLimits, RaftNode, type RoleChange } from './node.js';
@@ -114,6 +114,17 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     initialConfig: { voters, learners: [] },
     writeBufferMib: options.storageWriteBufferMib,
   });
+  if (storage.tornTail) {
+    // design.md §8: a torn tail past the last synced entry is cut and reported.
+    logger.warn(
+      {
+        segment: storage.tornTail.segment,
+        atByte: storage.tornTail.atByte,
+        bytesCut: storage.tornTail.bytesCut,
+      },
+      'cut an unfinished append a crash left at the end of the log (it was never synced, so never acknowledged)',
+    );
+  }
   if (testFlags.lazyStorage) storage.unsyncedHoldMs = lazyStorageHoldMs;
   const clock = options.enableFaultInjection ? new SkewedClock(systemClock) : systemClock;
   const raftConfig = testFlags.ackBeforeFsync
@@ -126,6 +137,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     },
   );
   const stateMachine = new StateMachine(stateStore);
+  const [appliedIndex, lastIndex] = [stateMachine.appliedIndex(), storage.lastIndex()];
+  if (appliedIndex > lastIndex) {
+    // The log and the state live in separate files: a log cut short behind what was applied.
+    await stateStore.close();
+    await storage.close();
+    throw missingAppliedEntriesError(options.dataDir, appliedIndex, lastIndex);
+  }
   const transport = new HttpTransport({
     nodeId: options.id,
     logger,

@@ -1,7 +1,7 @@
-// A damaged disk through the real binary: a byte flipped anywhere in LevelDB's tables or its
-// write-ahead log, or a table cut short, is reported at start with advice (restore from a
-// peer). A write-ahead log cut short is a torn tail, as after a crash: the node starts with a
-// prefix of its writes. It never serves a wrong value.
+// A damaged disk through the real binary: a byte flipped anywhere in the log files, in LevelDB's
+// tables or in its write-ahead log, or a table or the log cut short, is reported at start with
+// advice (restore from a peer). LevelDB's write-ahead log cut short is a torn tail, as after a
+// crash: the node starts with a prefix of its state. It never serves a wrong value.
 import { spawn } from 'node:child_process';
 import { cp, open, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -152,6 +152,17 @@ describe('a damaged data directory', () => {
     }
     for (const file of tables.slice(0, 1))
       damages.push([`truncate-${file}`, (db) => truncateHalf(join(db, file))]);
+    // The log files: a flip anywhere fails a record's CRC; the log cut short loses entries the
+    // state machine applied (or the commit index names), which the node must not start without.
+    const segments = await readdir(join(pristine, 'log'));
+    expect(segments.length, 'the log has its segment').toBeGreaterThan(0);
+    const segmentPath = (db: string, file: string) => join(db, '..', 'log', file);
+    for (const file of segments) {
+      for (const fraction of [0.2, 0.6, 0.999]) {
+        damages.push([`flip-log-${file}-${fraction}`, (db) => flipByte(segmentPath(db, file), fraction)]);
+      }
+      damages.push([`truncate-log-${file}`, (db) => truncateHalf(segmentPath(db, file))]);
+    }
     // A write-ahead log cut short looks exactly like a crash in the middle of a write (LevelDB
     // reads it as a torn tail): the node starts with a prefix of its writes, which a cluster
     // then brings up to date. Nothing it serves may be wrong; the lost tail is missing.
