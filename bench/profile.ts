@@ -33,13 +33,12 @@ const topFunctionsMax = 12;
  * The part of the stack a frame belongs to, by its script. Frames without a script (V8 builtins,
  * native bindings like the socket write) count for the nearest caller that has one.
  */
+const logStoragePart = 'log storage (encode, CRC, write, fdatasync)';
+
 const partsByUrl: readonly [RegExp, string][] = [
   [/\/dist\/src\/raft\//, 'Raft core'],
   [/\/dist\/src\/(statemachine|quorum)\//, 'state machine and reads'],
-  [
-    /\/dist\/src\/node\/(level-storage|durable-storage|level-batch|crc32)/,
-    'log storage (encode, CRC, batch)',
-  ],
+  [/\/dist\/src\/node\/(level-storage|log-file|durable-storage|level-batch|crc32)/, logStoragePart],
   [/\/dist\/src\/node\//, 'node runtime and peer transport'],
   [/\/dist\/src\/http\//, 'HTTP routes'],
   [/\/dist\/src\//, 'raftkv, other'],
@@ -53,6 +52,8 @@ const partsByUrl: readonly [RegExp, string][] = [
   [/\/node_modules\/prom-client\//, 'metrics'],
   [/^node:(_http|http|net|stream|internal\/(stream|streams|http|net|dns))/, 'Node HTTP and sockets'],
   [/^node:internal\/(modules|vm)|^node:vm/, 'start-up (loading modules)'],
+  // At run time only the log files call node:fs (writev and fdatasync, on the node's own thread).
+  [/^node:fs$/, logStoragePart],
   [/^node:/, 'Node runtime (timers, promises, events)'],
 ];
 
