@@ -90,7 +90,11 @@ describe('LogFile', () => {
     );
   });
 
-  it('refuses a missing segment, a foreign file, a damaged header and a format it does not know', async () => {
+  it('refuses a missing directory or segment, a foreign file, a damaged header and an unknown format', async () => {
+    const gone = await writtenLog(1);
+    await rm(gone, { recursive: true });
+    expect(() => openAll(gone)).toThrow(/the log directory .* is missing/);
+
     const recordBytes = recordHeaderBytes + 100;
     const missing = await writtenLog(6, segmentHeaderBytes + 2 * recordBytes);
     await rm(join(missing, '0000000002.log'));

@@ -75,7 +75,14 @@ export function syncDirectory(path: string): void {
 
 /** The segments in `dir`, oldest first; anything else there is refused as not ours. */
 function listSegments(dir: string): { name: string; sequence: number }[] {
-  const segments = readdirSync(dir).map((name) => {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    throw new LogFileError('damaged', `the log directory ${dir} is missing`);
+  }
+  const segments = names.map((name) => {
     const match = segmentNamePattern.exec(name);
     if (!match) throw new LogFileError('damaged', `${join(dir, name)} is not a log segment`);
     return { name, sequence: Number(match[1]) };
@@ -192,6 +199,9 @@ export class LogFile {
   }
 
   private nextSegment(): void {
+    // Unsynced records (saves with sync false) must not be lost while later ones, synced in the
+    // next segment, survive: saves reach the disk in order.
+    fdatasyncSync(this.fd);
     const fd = LogFile.createSegment(this.dir, this.sequence + 1);
     syncDirectory(this.dir);
     closeSync(this.fd);
