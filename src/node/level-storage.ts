@@ -120,7 +120,6 @@ export class LevelStorage extends MirroredDurableStorage {
       () => `the write buffer must be 1 to ${storageWriteBufferMibMax} MiB, not ${writeBufferMib}`,
     );
     const db = await openDb(dataDir, writeBufferBytes(writeBufferMib, options.nodeId));
-    let logFile: LogFile | undefined;
     try {
       const { isNew, formatVersion } = await checkIdentity(db, dataDir, options);
       const snapshotMeta = decodeSnapshotMeta(await db.get(snapshotMetaKey), dataDir);
@@ -133,10 +132,8 @@ export class LevelStorage extends MirroredDurableStorage {
       // What a move that stopped after marking the directory format 3 left in LevelDB.
       else await clearLevelDbLog(db);
       const loaded = loadLog(dataDir, snapshotMeta);
-      logFile = loaded.file;
       return new LevelStorage(db, dataDir, isNew, loaded.tornTail, loaded.mirror, loaded.file);
     } catch (error) {
-      logFile?.close();
       await db.close();
       throw explainCorruption(error, dataDir);
     }
