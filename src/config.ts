@@ -263,7 +263,7 @@ export const logSegmentBytesMax = 64 * 1024 * 1024;
 export const logRecordBytesMax = 1024 * 1024 * 1024;
 /** How much of a log segment one read takes while the log is loaded at start. */
 export const logReadChunkBytes = 4 * 1024 * 1024;
-/** Entries at most per record when a log kept in LevelDB (storage formats 1 and 2) is moved to log files. */
+/** Bytes of entries at most per record when a log kept in LevelDB (formats 1 and 2) moves to log files. */
 export const logMigrationRecordBytesMax = 4 * 1024 * 1024;
 
 // ---- peers ---------------------------------------------------------------------------------------
