@@ -350,20 +350,19 @@ async function migrateLog(db: LevelDb, dataDir: string, snapshotMeta: SnapshotMe
   const hardState = decodeHardState(await db.get(hardStateKey), dataDir);
   const entries = await loadLevelDbLog(db, dataDir, snapshotMeta);
   const records: Uint8Array[] = [];
-  let from = 0;
-  while (from < entries.length) {
-    let to = from;
-    let bytes = 0;
-    while (
-      to < entries.length &&
-      (to === from || bytes + entryBlockBytes([entries[to]!]) <= logMigrationRecordBytesMax)
-    ) {
-      bytes += entryBlockBytes([entries[to]!]);
-      to += 1;
+  let group: Entry[] = [];
+  let groupBytes = 0;
+  for (const entry of entries) {
+    const bytes = entryBlockBytes([entry]);
+    if (group.length > 0 && groupBytes + bytes > logMigrationRecordBytesMax) {
+      records.push(encodeSaveRecord({ hardState: null, entries: group })!);
+      group = [];
+      groupBytes = 0;
     }
-    records.push(encodeSaveRecord({ hardState: null, entries: entries.slice(from, to) })!);
-    from = to;
+    group.push(entry);
+    groupBytes += bytes;
   }
+  if (group.length > 0) records.push(encodeSaveRecord({ hardState: null, entries: group })!);
   records.push(encodeSaveRecord({ hardState, entries: [] })!);
   await rm(logDir(dataDir), { recursive: true, force: true });
   await createLogDir(dataDir, records);

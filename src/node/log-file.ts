@@ -203,7 +203,6 @@ export class LogFile {
     // next segment, survive: saves reach the disk in order.
     fdatasyncSync(this.fd);
     const fd = LogFile.createSegment(this.dir, this.sequence + 1);
-    syncDirectory(this.dir);
     closeSync(this.fd);
     this.fd = fd;
     this.sequence += 1;
@@ -215,11 +214,12 @@ export class LogFile {
     try {
       writevSync(fd, [segmentHeader()], 0);
       fdatasyncSync(fd);
+      // The new file's name survives a crash only once its directory is synced.
+      syncDirectory(dir);
     } catch (error) {
       closeSync(fd);
       throw error;
     }
-    if (sequence === 1) syncDirectory(dir);
     return fd;
   }
 }
