@@ -176,7 +176,10 @@ export class LevelStateStore implements StateStore {
     return this.applied;
   }
 
-  /** The applied index the database holds: what a crash now would leave. */
+  /**
+   * The applied index written to the database: what a crash of this process now would leave. Not
+   * synced: a crash of the machine may leave less (the log holds every entry since).
+   */
   durableAppliedIndex(): number {
     return this.flushedApplied;
   }
@@ -304,11 +307,11 @@ export class LevelStateStore implements StateStore {
       value: withCrc(this.appliedKey, encodeAppliedIndex(applied)),
     });
     try {
-      // No fsync: the log is the durable source of truth, and its own synced writes (same database,
-      // same write-ahead log, in order) carry this batch to disk soon after. If a crash loses this
-      // batch, it loses the applied index with the state, so the node re-applies exactly those
-      // entries from its log. (Log compaction must therefore only drop entries up to
-      // durableAppliedIndex() once a synced write has followed it.)
+      // No fsync: the log is the durable source of truth. Every entry applied here was fdatasync'd
+      // to the log files before it applied, so if a crash loses this batch, it loses the applied
+      // index with the state, and the node re-applies exactly those entries from its log. Nothing
+      // syncs LevelDB's own write-ahead log after it (the log lives in files of its own), so log
+      // compaction must drop entries only up to an applied index that a synced write has carried.
       await writeLevelBatch(this.db, batch, false);
     } catch (error) {
       this.failure = new StorageError(
