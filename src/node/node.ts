@@ -101,9 +101,10 @@ export class RaftNode {
   private appliedIndex: number;
   /**
    * Quorum reads (design.md §5): per state key, the highest index appended here and not yet
-   * applied. Fed at each Ready's entries (before their save) and after each apply step.
+   * applied. Fed at each Ready's entries (before their save) and after each apply step; it looks
+   * at the entries only when a quorum read asks.
    */
-  private readonly pendingWrites: PendingWriteIndex;
+  private readonly pendingWrites: PendingWriteIndex<Entry>;
   /** The last save started; saves complete in order, so it settles after every earlier one. */
   private lastSave: Promise<void> = Promise.resolve();
   /** A commit-only hard state not yet written (see persist). */
@@ -129,7 +130,9 @@ export class RaftNode {
       // A node that never left term 0 never acknowledged a leader: it has no lease to honour.
       honourForgottenLease: options.storage.hardState().term > 0,
     });
-    this.pendingWrites = new PendingWriteIndex(this.appliedIndex);
+    this.pendingWrites = new PendingWriteIndex(this.appliedIndex, (entry: Entry) =>
+      options.applier.keysTouched(entry),
+    );
     this.notePendingWrites(this.unappliedStoredEntries());
     this.logClock = new LogClock(options.clock, this.lastKnownStampMs());
     this.lastTickAtMs = options.clock.monotonicMs();
@@ -455,11 +458,7 @@ export class RaftNode {
   // ---- reads -------------------------------------------------------------------------------------
 
   private notePendingWrites(entries: readonly Entry[]): void {
-    if (entries.length === 0) return;
-    const applier = this.options.applier;
-    this.pendingWrites.append(
-      entries.map((entry) => ({ index: entry.index, keys: applier.keysTouched(entry) })),
-    );
+    this.pendingWrites.append(entries);
   }
 
   /** The highest index appended here, not yet applied, whose command may write `stateKey`; 0 if none. */
