@@ -32,8 +32,9 @@ export class StateMachine {
   /** applyEntries runs one call at a time: each call reads the applied index the last one wrote. */
   private applying = false;
   /**
-   * Commands decoded by keysTouched (when their entry is appended), kept for their apply, so an
-   * entry's bytes are decoded once per node rather than twice. Keyed weakly by the entry's bytes.
+   * Commands decoded by keysTouched (when a quorum read has the pending-write index look at an
+   * entry before it applies), kept for their apply, so an entry's bytes are decoded at most once
+   * per node. Keyed weakly by the entry's bytes.
    */
   private readonly decoded = new WeakMap<Uint8Array, Command>();
 
