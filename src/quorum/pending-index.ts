@@ -32,9 +32,6 @@ export class PendingWriteIndex<E extends IndexedEntry> {
    * before and past lastIndex. Applied entries leave from the front unread.
    */
   private unindexed: (readonly E[])[] = [];
-  /** The highest index appended (or applied) so far: lastIndex, or the end of `unindexed`. */
-  private lastAppended: number;
-  private indexedEntries = 0;
 
   constructor(
     appliedIndex: number,
@@ -43,7 +40,6 @@ export class PendingWriteIndex<E extends IndexedEntry> {
   ) {
     this.appliedIndex = appliedIndex;
     this.lastIndex = appliedIndex;
-    this.lastAppended = appliedIndex;
   }
 
   /** The highest pending index of a write to `key`, or 0 when none is pending. */
@@ -58,11 +54,6 @@ export class PendingWriteIndex<E extends IndexedEntry> {
     return this.keysByIndex.size;
   }
 
-  /** Entries whose keys were looked up so far (tests: the index is built only when asked). */
-  get indexedEntryCount(): number {
-    return this.indexedEntries;
-  }
-
   /**
    * Entries appended to the log, in increasing index order. An entry at index i replaces every held
    * entry at i or above: a new leader overwrote this node's uncommitted suffix. `entries` is kept
@@ -70,16 +61,19 @@ export class PendingWriteIndex<E extends IndexedEntry> {
    */
   append(entries: readonly E[]): void {
     if (entries.length === 0) return;
-    if (entries[0]!.index > this.lastAppended) {
+    if (entries[0]!.index > this.lastAppendedIndex()) {
       this.unindexed.push(entries);
-      this.lastAppended = entries.at(-1)!.index;
       return;
     }
     // An overwrite (or entries handed out again): rare, so everything waiting is indexed first
     // and the new entries go in at once.
     this.indexAppended();
     this.index(entries);
-    this.lastAppended = this.lastIndex;
+  }
+
+  /** The highest index appended (or applied) so far: the end of `unindexed`, else lastIndex. */
+  private lastAppendedIndex(): number {
+    return this.unindexed.at(-1)?.at(-1)?.index ?? this.lastIndex;
   }
 
   /** Indexes what waits, in order. */
@@ -96,7 +90,6 @@ export class PendingWriteIndex<E extends IndexedEntry> {
       if (entry.index <= this.appliedIndex) continue;
       if (entry.index <= this.lastIndex) this.dropFrom(entry.index);
       this.lastIndex = entry.index;
-      this.indexedEntries++;
       const touched = this.keysOf(entry);
       if (touched.length === 0) continue;
       // Most commands touch one key: no set needed to drop duplicates.
@@ -115,7 +108,6 @@ export class PendingWriteIndex<E extends IndexedEntry> {
     if (appliedIndex <= this.appliedIndex) return;
     this.appliedIndex = appliedIndex;
     this.lastIndex = Math.max(this.lastIndex, appliedIndex);
-    this.lastAppended = Math.max(this.lastAppended, appliedIndex);
     // Applied before anyone asked: never indexed. A batch applied in part is indexed from its
     // first unapplied entry (index() skips the rest).
     while (this.unindexed.length > 0 && this.unindexed[0]!.at(-1)!.index <= appliedIndex) {
