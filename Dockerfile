@@ -31,7 +31,8 @@ EXPOSE 7001 7101
 # one; restarting it for not being ready would keep a cluster that lost its leader from recovering.
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:7001/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
-ENTRYPOINT ["node", "dist/src/cli.js"]
+# Node's flags for a raftkv node (src/node/runtime-flags.ts), as the bin's shebang passes them.
+ENTRYPOINT ["node", "--no-memory-reducer", "dist/src/cli.js"]
 # --listen-host 0.0.0.0: peers and published ports reach the node on the container's addresses,
 # while --members names the address others dial.
 CMD ["node", "--id", "1", "--members", "1=127.0.0.1:7001:7101", "--listen-host", "0.0.0.0", "--data-dir", "/data"]

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LinkMesh } from '../jepsen-lite/real/link-proxy.js';
 import { formatMembers, type Member } from '../src/node/members.js';
+import { nodeRuntimeFlags } from '../src/node/runtime-flags.js';
 import { type RunningDashboard, startDashboard } from './dashboard/dashboard.js';
 import { EventLog, formatClock } from './dashboard/event-log.js';
 import { NodeSupervisor } from './node-supervisor.js';
@@ -37,7 +38,7 @@ export function clusterMembers(options: ClusterOptions): Member[] {
 
 /**
  * `members` is the node's own view of the cluster (its --members); `extraArgs` follow the usual
- * flags; `runtimeArgs` are Node's own (before the script), e.g. --cpu-prof.
+ * flags; `runtimeArgs` are Node's own (before the script, after nodeRuntimeFlags), e.g. --cpu-prof.
  */
 export function startNodeProcess(
   member: Member,
@@ -60,7 +61,7 @@ export function startNodeProcess(
     ...extraArgs,
   ];
   try {
-    return spawn(process.execPath, [...runtimeArgs, ...args], {
+    return spawn(process.execPath, [...nodeRuntimeFlags, ...runtimeArgs, ...args], {
       detached: true,
       stdio: ['ignore', log, log],
     });

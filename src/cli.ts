@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --no-memory-reducer
 // raftkv's command line: argument parsing only; each command lives in its own module.
 import { resolve } from 'node:path';
 import { runCluster } from '../cluster/launcher.js';

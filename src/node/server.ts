@@ -24,6 +24,7 @@ import { clientUrl, type Member, peerAddress } from './members.js';
 import { NodeMetrics } from './metrics.js';
 import { defaultNodeLimits, RaftNode, type RoleChange } from './node.js';
 import { guardPeerApp, PeerAuth } from './peer-auth.js';
+import { missingRuntimeFlags } from './runtime-flags.js';
 import { type NodeSecurity, noSecurity } from './security.js';
 
 export interface ServerOptions {
@@ -98,6 +99,13 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
   // Refused before anything starts; each read checks R again against the voters of its time.
   readQuorumSize(options.members.length, quorumConfig.readQuorum, quorumConfig.allowWeakQuorum);
   const logger = pino({ level: options.logLevel ?? 'info', base: { node: options.id } });
+  const missingFlags = missingRuntimeFlags(process.execArgv);
+  if (missingFlags.length > 0) {
+    logger.warn(
+      { missing: missingFlags },
+      `started without Node's ${missingFlags.join(' ')}, which the raftkv bin passes: run \`node ${missingFlags.join(' ')} <raftkv>/dist/src/cli.js node ...\` (docs/operations.md)`,
+    );
+  }
   const voters = options.members.map((member) => member.id);
   const security = options.security ?? noSecurity;
   const tls = security.tls;
@@ -238,6 +246,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       peerAuth: security.clusterSecret ? 'hmac' : 'cluster-id only',
       adminToken: security.adminToken !== null,
       tls: tls !== undefined,
+      nodeFlags: process.execArgv,
       testFlags,
     },
     'node started',

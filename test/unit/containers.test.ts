@@ -11,6 +11,7 @@ import { Service } from 'kubernetes-models/v1/Service';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 import { parseMembers } from '../../src/node/members.js';
+import { nodeRuntimeFlags } from '../../src/node/runtime-flags.js';
 
 const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
 const kubernetesDir = join(repoRoot, 'deploy/kubernetes');
@@ -98,6 +99,15 @@ describe('Dockerfile', () => {
     expect(command).not.toContain('/readyz');
   });
 
+  it("runs the bin with Node's flags for a raftkv node (src/node/runtime-flags.ts)", () => {
+    const entrypoint = instructions.find((line) => line.startsWith('ENTRYPOINT '));
+    expect(JSON.parse(entrypoint!.slice('ENTRYPOINT '.length))).toEqual([
+      'node',
+      ...nodeRuntimeFlags,
+      'dist/src/cli.js',
+    ]);
+  });
+
   it('leaves local build output and data out of the build context', () => {
     const ignored = readFileSync(join(repoRoot, '.dockerignore'), 'utf8').split('\n');
     for (const path of ['node_modules', 'dist', 'data', '.git']) expect(ignored).toContain(path);
@@ -162,6 +172,9 @@ describe('deploy/kubernetes', () => {
       })),
     );
     expect(container.args.join(' ')).toContain('--listen-host 0.0.0.0');
+    expect(container.args.join(' ')).toContain(
+      `exec node ${nodeRuntimeFlags.join(' ')} dist/src/cli.js node`,
+    );
     expect(container.readinessProbe.httpGet).toMatchObject({ path: '/readyz', port: 'client' });
     expect(container.livenessProbe.httpGet).toMatchObject({ path: '/healthz', port: 'client' });
     const dataClaim = statefulSet.spec.volumeClaimTemplates[0].metadata.name;
