@@ -57,7 +57,7 @@ export interface RunningSystems {
   startEtcd: ((timing: RaftTiming, label: string) => Promise<ExtraCluster>) | undefined;
 }
 
-/** raftkv's Raft timing (config.ts): its election timeouts are drawn in [min, 2 * min). */
+/** raftkv's Raft timing (config.ts): its election timeouts are in [min, 2 * min) (raft.ts electionTimeoutFor). */
 export const raftkvTiming: RaftTiming = {
   heartbeatMs: defaultRaftConfig.heartbeatTicks * tickMs,
   electionTimeoutMs: defaultRaftConfig.electionTimeoutTicksMin * tickMs,

@@ -16,7 +16,7 @@ export interface TestFaults {
 export interface RaftConfig {
   /** Ticks between heartbeats sent by a leader. */
   heartbeatTicks: number;
-  /** Minimum election timeout; each node draws its timeout in [min, 2*min). */
+  /** Minimum election timeout; each node's is in [min, 2*min) (raft.ts electionTimeoutFor). */
   electionTimeoutTicksMin: number;
   preVote: boolean;
   checkQuorum: boolean;

@@ -87,6 +87,33 @@ const scenarios: { name: string; ids?: number[]; config?: RaftConfig; steps: str
     ],
   },
   {
+    name: "a dead leader's first follower by id campaigns right at the minimum timeout, and wins",
+    steps: [
+      'campaign 1',
+      'isolate 1',
+      `tick 2,3,4,5 ${timeout - 1}`,
+      'expect role 2 follower',
+      'tick 2,3,4,5 1',
+      'expect role 2 leader',
+      'expect role 3 follower',
+      'expect term 2 2',
+    ],
+  },
+  {
+    name: 'with the first follower gone too, the next campaigns a stagger later (2 ticks of 5 voters)',
+    steps: [
+      'campaign 1',
+      'isolate 1',
+      'isolate 2',
+      `tick 3,4,5 ${timeout + 1}`,
+      'expect role 3 follower',
+      'expect role 4 follower',
+      'tick 3,4,5 1',
+      'expect role 3 leader',
+      'expect role 4 follower',
+    ],
+  },
+  {
     name: 'split vote: two candidates each one vote short, then one wins',
     config: { ...defaultRaftConfig, preVote: false },
     steps: [
@@ -310,11 +337,14 @@ describe('planted bugs are caught by the scenarios above', () => {
       'propose 1 a',
       'heal',
       'isolate 1',
-      `tick 2,3,4,5 ${timeout}`,
+      // Ends the lease on leader 1 at 4 and 5; node 2, first in line to campaign after exactly
+      // this many ticks (raft.ts electionTimeoutFor), is left out so that it does not.
+      `tick 3,4,5 ${timeout}`,
       'campaign 3',
     ];
     const healthy = { ...defaultRaftConfig, preVote: false };
-    runScenario(five, [...steps, 'expect role 3 follower'], healthy);
+    // 4 and 5 refuse its stale log, and 2, in its lease still, does not answer: no quorum either way.
+    runScenario(five, [...steps, 'expect role 3 candidate'], healthy);
     const broken = { ...healthy, testFaults: { grantVoteWithoutLogCheck: true } };
     runScenario(five, [...steps, 'expect role 3 leader'], broken);
   });

@@ -107,7 +107,8 @@ export class Raft {
   /** Ticks since this node last heard from a valid leader (follower) or ran CheckQuorum (leader). */
   private electionElapsed = 0;
   private heartbeatElapsed = 0;
-  private randomizedElectionTimeout = 0;
+  /** Ticks without a word from a leader after which this node campaigns (see electionTimeoutFor). */
+  private electionTimeout = 0;
   /** Ticks since this Raft instance started (the leader's lease clock). */
   private ticksSinceStart = 0;
   /** Until this tick, votes are refused as if a leader had been heard (see honourForgottenLease). */
@@ -171,7 +172,7 @@ export class Raft {
       this.tickLeader();
     } else {
       this.electionElapsed++;
-      if (this.isPromotable() && this.electionElapsed >= this.randomizedElectionTimeout) {
+      if (this.isPromotable() && this.electionElapsed >= this.electionTimeout) {
         this.electionElapsed = 0;
         this.campaign();
       }
@@ -421,6 +422,7 @@ export class Raft {
     this.reset(term);
     this.role = 'follower';
     this.leaderId = leaderId;
+    this.electionTimeout = this.electionTimeoutFor(leaderId);
   }
 
   private becomePreCandidate(): void {
@@ -477,11 +479,26 @@ export class Raft {
     this.leaseStartTick = Number.NEGATIVE_INFINITY;
   }
 
-  /** Randomized timeouts in [min, 2*min) make split votes rare (Raft §5.2). */
   private resetElectionTimer(): void {
     this.electionElapsed = 0;
-    this.randomizedElectionTimeout =
-      this.config.electionTimeoutTicksMin + Math.floor(this.random() * this.config.electionTimeoutTicksMin);
+    this.electionTimeout = this.electionTimeoutFor(noNode);
+  }
+
+  /**
+   * A follower of a known leader ranks itself among the leader's other voters by id and waits
+   * min + rank * stagger ticks, the stagger spreading them over [min, 2*min): when the leader dies,
+   * the first of them campaigns right after the minimum and the next only `stagger` ticks later, so
+   * two rarely start at once (a split vote) and a failover does not wait for the luck of a draw.
+   * Without a known leader (at start, as a candidate, after a lost election) nodes may rank alike,
+   * so the timeout is drawn in [min, 2*min) (Raft §5.2). Either way it is at least the minimum,
+   * which lease reads rely on.
+   */
+  private electionTimeoutFor(leaderId: NodeId): number {
+    const min = this.config.electionTimeoutTicksMin;
+    const others = [...this.voters].filter((voter) => voter !== leaderId).sort((a, b) => a - b);
+    const rank = others.indexOf(this.id);
+    if (leaderId === noNode || rank < 0) return min + Math.floor(this.random() * min);
+    return min + rank * Math.max(1, Math.floor(min / others.length));
   }
 
   private isPromotable(): boolean {
