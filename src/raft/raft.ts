@@ -486,19 +486,23 @@ export class Raft {
 
   /**
    * A follower of a known leader ranks itself among the leader's other voters by id and waits
-   * min + rank * stagger ticks, the stagger spreading them over [min, 2*min): when the leader dies,
-   * the first of them campaigns right after the minimum and the next only `stagger` ticks later, so
-   * two rarely start at once (a split vote) and a failover does not wait for the luck of a draw.
-   * Without a known leader (at start, as a candidate, after a lost election) nodes may rank alike,
-   * so the timeout is drawn in [min, 2*min) (Raft §5.2). Either way it is at least the minimum,
-   * which lease reads rely on.
+   * min + 1 + rank * stagger ticks, the stagger spreading them over [min, 2*min): when the leader
+   * dies, the first of them campaigns right after the minimum and the next only `stagger` ticks
+   * later, so two rarely start at once (a split vote) and a failover does not wait for the luck
+   * of a draw. The one tick past the minimum is for the others' tick phases: each counts its
+   * ticks since the same last heartbeat on a clock of its own, and refuses to vote while it has
+   * counted fewer than min (inLease), so a campaign at exactly min would find about half of them
+   * a tick short and fail. Without a known leader (at start, as a candidate, after a lost
+   * election) nodes may rank alike, so the timeout is drawn in [min, 2*min) (Raft §5.2). Either
+   * way it is at least min, which lease reads rely on.
    */
   private electionTimeoutFor(leaderId: NodeId): number {
     const min = this.config.electionTimeoutTicksMin;
     const others = [...this.voters].filter((voter) => voter !== leaderId).sort((a, b) => a - b);
     const rank = others.indexOf(this.id);
     if (leaderId === noNode || rank < 0) return min + Math.floor(this.random() * min);
-    return min + rank * Math.max(1, Math.floor(min / others.length));
+    const stagger = Math.max(1, Math.floor((min - 1) / others.length));
+    return Math.min(2 * min - 1, min + 1 + rank * stagger);
   }
 
   private isPromotable(): boolean {
