@@ -155,7 +155,24 @@ export class RaftNode {
   }
 
   start(): void {
-    this.tickTimer = setInterval(() => this.input(() => {}), this.tickMs);
+    this.scheduleTick();
+  }
+
+  /**
+   * Wakes at the core's next tick boundary (lastTickAtMs + tickMs). A plain interval drifts a
+   * little each period against that grid, so a tick would be seen up to a whole tick late: an
+   * election timeout, among others, would run up to tickMs long.
+   */
+  private scheduleTick(): void {
+    if (this.stopped) return;
+    const untilNextTick = this.lastTickAtMs + this.tickMs - this.options.clock.monotonicMs();
+    this.tickTimer = setTimeout(
+      () => {
+        this.input(() => {});
+        this.scheduleTick();
+      },
+      Math.min(this.tickMs, Math.max(1, Math.ceil(untilNextTick))),
+    );
   }
 
   // ---- inputs: every one first brings the core's time up to date --------------------------------
@@ -541,7 +558,7 @@ export class RaftNode {
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    clearInterval(this.tickTimer);
+    clearTimeout(this.tickTimer);
     clearTimeout(this.commitTimer);
     const shutdown = new RaftkvError('SHUTTING_DOWN');
     for (const item of this.pendingItems) this.settle(item.waiter.timer, () => item.waiter.reject(shutdown));
