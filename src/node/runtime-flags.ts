@@ -6,9 +6,9 @@
 // V8's memory reducer runs up to three full GCs that shrink the heap, and after them a node's
 // optimized code is gone: measured on the leader of a 5-node cluster (2026-11-28), the first 10 s
 // of 64-client writes after a quiet minute optimized ~170 functions again (~20 with the flag) and
-// cost 15-30% more CPU per write than the windows around it. A database node that waits for its
-// next burst is better off keeping its code and the heap the last burst grew (tens of MiB): GCs
-// under load still shrink the heap as usual.
+// cost 20-27% more CPU per write than the other windows after the first. A database node that
+// waits for its next burst is better off keeping its code and the heap the last burst grew (tens
+// of MiB): GCs under load still shrink the heap as usual.
 export const nodeRuntimeFlags: readonly string[] = ['--no-memory-reducer'];
 
 /** The flags of nodeRuntimeFlags that `execArgv` (Node's own flags of a process) lacks. */
