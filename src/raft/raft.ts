@@ -498,9 +498,10 @@ export class Raft {
    */
   private electionTimeoutFor(leaderId: NodeId): number {
     const min = this.config.electionTimeoutTicksMin;
-    const others = [...this.voters].filter((voter) => voter !== leaderId).sort((a, b) => a - b);
+    const others =
+      leaderId === noNode ? [] : [...this.voters].filter((voter) => voter !== leaderId).sort((a, b) => a - b);
     const rank = others.indexOf(this.id);
-    if (leaderId === noNode || rank < 0) return min + Math.floor(this.random() * min);
+    if (rank < 0) return min + Math.floor(this.random() * min);
     const stagger = Math.max(1, Math.floor((min - 1) / others.length));
     return Math.min(2 * min - 1, min + 1 + rank * stagger);
   }
