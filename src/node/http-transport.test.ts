@@ -418,6 +418,21 @@ describe('HttpTransport sending', () => {
     expect(receiver.requests).toEqual([`POST ${peerStreamPath}`, `POST ${peerStreamPath}`]);
   });
 
+  it('opens the stream as soon as the peer is known, and reopens a cut one, before any message waits', async () => {
+    const receiver = await startReceiver();
+    const sender = startSender({ retryBackoffMsMin: 20, retryBackoffMsMax: 40 });
+    sender.setPeer(receiverId, receiver.address);
+    await vi.waitFor(() => expect(receiver.streams).toHaveLength(1), { timeout: deadlineMs });
+    receiver.streams[0]!.destroy();
+    await vi.waitFor(() => expect(receiver.streams).toHaveLength(2), { timeout: deadlineMs });
+    expect(sender.stats()).toMatchObject({ sent: 0, dropped: 0 });
+    // The first message goes out on the stream already open: no third one.
+    sender.send(numberedHeartbeats(senderId, receiverId, 0, 1), { now: true });
+    await vi.waitFor(() => expect(receiver.batches).toHaveLength(1), { timeout: deadlineMs });
+    expect(receiver.requests).toEqual([`POST ${peerStreamPath}`, `POST ${peerStreamPath}`]);
+    expect(sender.queuedMessages(receiverId)).toBe(0);
+  });
+
   it('backs off from a peer that keeps failing instead of retrying in a hot loop', async () => {
     const failingPeer = Fastify();
     let requests = 0;

@@ -161,19 +161,24 @@ interface Sending {
 const emptyBody = new Uint8Array(0);
 
 /**
- * One peer: its bounded queue and the stream that drains it. The stream is opened when there is
- * something to send and reopened after a backoff when it fails.
+ * One peer: its bounded queue and the stream that drains it. The stream is opened as soon as the
+ * peer is known and reopened after a backoff whenever it fails, whether or not anything waits for
+ * it (etcd's peer streams redial the same way): a message, a vote request above all, never waits
+ * for a connection and its authenticated upgrade. An election's messages go between followers
+ * that had nothing to say to each other until then.
  */
 class PeerLink {
   private queue: Message[] = [];
   private queuedBytes = 0;
   private origin: string;
-  /** The open stream; null before the first message, while backing off, and after close. At most one. */
+  /** The open stream; null while backing off and after close. At most one. */
   private stream: PeerStream | null = null;
   private wakeScheduled = false;
   /** 0 while the peer takes streams; otherwise the pause taken after the last failure. */
   private backoffMs = 0;
   private backoffTimer: NodeJS.Timeout | undefined;
+  /** Set when a failure was logged; cleared (and logged) when a stream opens again. */
+  private unanswered = false;
   private closed = false;
 
   private readonly limits: HttpTransportLimits;
@@ -188,6 +193,7 @@ class PeerLink {
     this.limits = sending.limits;
     this.counters = sending.counters;
     this.origin = origin;
+    this.scheduleWake();
   }
 
   /** Queues a message unless the queue is full; false means the caller counts it dropped. */
@@ -249,9 +255,15 @@ class PeerLink {
    * accepts connections but refuses the stream, e.g. 401, fails sooner, so its backoff grows.)
    */
   streamFlowing(openedAtMs: number): void {
-    if (this.backoffMs === 0 || performance.now() - openedAtMs < this.limits.retryBackoffMsMax) return;
+    if (this.backoffMs !== 0 && performance.now() - openedAtMs >= this.limits.retryBackoffMsMax)
+      this.backoffMs = 0;
+  }
+
+  /** Told when a stream's upgrade succeeded: the peer takes streams (again). */
+  streamOpened(): void {
+    if (!this.unanswered) return;
+    this.unanswered = false;
     this.logger?.info({ peer: this.peer }, 'peer answers again');
-    this.backoffMs = 0;
   }
 
   private dropQueue(): void {
@@ -270,11 +282,11 @@ class PeerLink {
     });
   }
 
-  /** Opens the stream when there is work, none is open and no backoff runs; or wakes the open one. */
+  /** Opens the stream when none is open and no backoff runs; or has the open one take the queue. */
   wake(): void {
-    if (this.closed || this.queue.length === 0 || this.backoffTimer !== undefined) return;
+    if (this.closed || this.backoffTimer !== undefined) return;
     if (this.stream !== null) {
-      this.stream.pump();
+      if (this.queue.length > 0) this.stream.pump();
       return;
     }
     const stream = new PeerStream(this, this.origin);
@@ -287,12 +299,16 @@ class PeerLink {
     const failure = await stream.finished;
     if (this.stream !== stream) return; // redialled meanwhile: the new stream is not this one's business
     this.stream = null;
-    if (failure !== null) this.failed(failure);
+    if (failure === null) return;
+    // An idle stream carries no frames to tell that it works: having stayed open long enough does.
+    if (stream.openForMs() >= this.limits.retryBackoffMsMax) this.backoffMs = 0;
+    this.failed(failure);
   }
 
   private failed(failure: string): void {
     if (this.closed) return;
-    if (this.backoffMs === 0) this.logger?.warn({ peer: this.peer, failure }, 'peer does not answer');
+    if (!this.unanswered) this.logger?.warn({ peer: this.peer, failure }, 'peer does not answer');
+    this.unanswered = true;
     // What waited for this stream is stale by the time the next one opens: Raft resends.
     this.dropQueue();
     this.backoffMs = Math.min(
@@ -317,6 +333,8 @@ class PeerLink {
  */
 class PeerStream {
   private readonly openedAtMs = performance.now();
+  /** When the upgrade succeeded; null before. */
+  private upgradedAtMs: number | null = null;
   private readonly request: ClientRequest;
   private socket: Duplex | null = null;
   /** Set by end(): no more frames; the connection closes once the peer has read them. */
@@ -395,6 +413,11 @@ class PeerStream {
     return this.finished.finally(() => clearTimeout(timer));
   }
 
+  /** How long the stream has been upgraded (0 if it never was). */
+  openForMs(): number {
+    return this.upgradedAtMs === null ? 0 : performance.now() - this.upgradedAtMs;
+  }
+
   /** Closes the connection at once: frames not yet taken by the socket are dropped (counted). */
   destroy(): void {
     this.ending = true;
@@ -411,6 +434,8 @@ class PeerStream {
       return;
     }
     (socket as Socket).setNoDelay?.(true);
+    this.upgradedAtMs = performance.now();
+    this.link.streamOpened();
     socket.on('data', (chunk: Buffer) => this.keepRefusal(chunk));
     socket.on('drain', () => {
       clearTimeout(this.drainTimer);
