@@ -87,16 +87,18 @@ const scenarios: { name: string; ids?: number[]; config?: RaftConfig; steps: str
     ],
   },
   {
-    name: "a dead leader's first follower by id campaigns a tick past the minimum timeout, and wins",
+    name: "a dead leader's first follower by id campaigns at the minimum timeout; voters a tick short answer a tick later",
     steps: [
       'campaign 1',
       'isolate 1',
       // Node 2's ticks run a tick ahead of the others' since the last heartbeat (tick phases):
-      // at its minimum the others are still in their lease and would not answer.
+      // at its minimum the others are still in their lease, so they hold its request...
       'tick 2 1',
       `tick 2,3,4,5 ${timeout - 1}`,
-      'expect role 2 follower',
-      'tick 2,3,4,5 1',
+      'expect role 2 preCandidate',
+      'expect term all 1',
+      // ...and answer it at the tick their lease ends.
+      'tick 3,4,5 1',
       'expect role 2 leader',
       'expect role 3 follower',
       'expect term 2 2',
@@ -108,12 +110,31 @@ const scenarios: { name: string; ids?: number[]; config?: RaftConfig; steps: str
       'campaign 1',
       'isolate 1',
       'isolate 2',
-      `tick 3,4,5 ${timeout + 2}`,
+      `tick 3,4,5 ${timeout + 1}`,
       'expect role 3 follower',
       'expect role 4 follower',
       'tick 3,4,5 1',
       'expect role 3 leader',
       'expect role 4 follower',
+    ],
+  },
+  {
+    name: "a cut-off candidate's vote requests, held through a live leader's lease, are dropped and never answered later",
+    config: { ...defaultRaftConfig, preVote: false },
+    steps: [
+      'campaign 1',
+      'cut 1 2',
+      // Node 2 hears no leader and campaigns; 3, 4 and 5 hear node 1 and hold its requests.
+      `tick-all ${3 * timeout}`,
+      'expect term 3 1',
+      'expect leader 3 1',
+      'isolate 2',
+      `tick-all ${timeout}`,
+      // The leader dies: the others' leases end with nothing held left to answer.
+      'isolate 1',
+      `tick 3,4,5 ${timeout}`,
+      'expect term 3 1',
+      'expect term 4 1',
     ],
   },
   {
@@ -340,11 +361,14 @@ describe('planted bugs are caught by the scenarios above', () => {
       'propose 1 a',
       'heal',
       'isolate 1',
-      `tick 2,3,4,5 ${timeout}`,
+      // Node 2, first in line, would campaign at the minimum: out of the way, so 3 asks 4 and 5.
+      'isolate 2',
+      `tick 3,4,5 ${timeout}`,
       'campaign 3',
     ];
     const healthy = { ...defaultRaftConfig, preVote: false };
-    runScenario(five, [...steps, 'expect role 3 follower'], healthy);
+    // 4 and 5 refuse it (2 cannot answer): it stays a candidate without a majority.
+    runScenario(five, [...steps, 'expect role 3 candidate'], healthy);
     const broken = { ...healthy, testFaults: { grantVoteWithoutLogCheck: true } };
     runScenario(five, [...steps, 'expect role 3 leader'], broken);
   });

@@ -113,6 +113,11 @@ export class Raft {
   private ticksSinceStart = 0;
   /** Until this tick, votes are refused as if a leader had been heard (see honourForgottenLease). */
   private readonly forgottenLeaseTicks: number;
+  /**
+   * Vote requests that came while this node was in a leader's lease, the newest per candidate,
+   * with the tick each came at: answered at the tick the lease ends (see holdVoteRequest).
+   */
+  private heldVoteRequests = new Map<NodeId, { message: VoteMessage; heldAtTick: number }>();
 
   /** Leader only: the node leadership is being handed to, and for how long we have tried. */
   private leadTransferee: NodeId = noNode;
@@ -177,6 +182,7 @@ export class Raft {
         this.campaign();
       }
     }
+    this.releaseHeldVoteRequests();
   }
 
   /** Starts an election now (PreVote first when enabled). */
@@ -242,6 +248,7 @@ export class Raft {
     if (isVoteRequest && !message.transfer && this.inLease()) {
       // CheckQuorum: we heard from a live leader within the election timeout, so this
       // candidate must not disrupt it (a partitioned or removed node coming back).
+      this.holdVoteRequest(message);
       return false;
     }
     if (message.type === 'preVote') return true;
@@ -266,6 +273,31 @@ export class Raft {
       });
     } else if (message.type === 'preVote') {
       this.send({ type: 'preVoteResp', from: this.id, to: message.from, term: this.term, reject: true });
+    }
+  }
+
+  /**
+   * Keeps a vote request this node's lease made it ignore, to be stepped again at the tick the
+   * lease ends: a follower one tick behind the candidate in counting the dead leader's silence
+   * then answers a tick later instead of never (the candidate would wait out a whole new
+   * timeout). Answering then is what the request would get had it been delayed in the network
+   * until then, so nothing about the lease changes. A live leader keeps the lease going, and a
+   * held request is dropped once it is electionTimeoutTicksMin ticks old: a cut-off node's
+   * requests are never answered late. Only voters' requests are kept, one per candidate.
+   */
+  private holdVoteRequest(message: VoteMessage): void {
+    if (!this.voters.has(message.from)) return;
+    this.heldVoteRequests.set(message.from, { message, heldAtTick: this.ticksSinceStart });
+  }
+
+  private releaseHeldVoteRequests(): void {
+    if (this.heldVoteRequests.size === 0) return;
+    const held = [...this.heldVoteRequests.values()];
+    this.heldVoteRequests.clear();
+    for (const { message, heldAtTick } of held) {
+      if (this.ticksSinceStart - heldAtTick >= this.config.electionTimeoutTicksMin) continue;
+      if (this.inLease()) this.heldVoteRequests.set(message.from, { message, heldAtTick });
+      else this.step(message);
     }
   }
 
@@ -486,15 +518,15 @@ export class Raft {
 
   /**
    * A follower of a known leader ranks itself among the leader's other voters by id and waits
-   * min + 1 + rank * stagger ticks, the stagger spreading them over [min, 2*min): when the leader
-   * dies, the first of them campaigns right after the minimum and the next only `stagger` ticks
-   * later, so two rarely start at once (a split vote) and a failover does not wait for the luck
-   * of a draw. The one tick past the minimum is for the others' tick phases: each counts its
-   * ticks since the same last heartbeat on a clock of its own, and refuses to vote while it has
-   * counted fewer than min (inLease), so a campaign at exactly min would find about half of them
-   * a tick short and fail. Without a known leader (at start, as a candidate, after a lost
-   * election) nodes may rank alike, so the timeout is drawn in [min, 2*min) (Raft §5.2). Either
-   * way it is at least min, which lease reads rely on.
+   * min + rank * stagger ticks, the stagger spreading them over [min, 2*min): when the leader
+   * dies, the first of them campaigns at the minimum and the next only `stagger` ticks later, so
+   * two rarely start at once (a split vote) and a failover does not wait for the luck of a draw.
+   * The others count their ticks since the same last heartbeat on clocks of their own, so at the
+   * first one's minimum about half of them are still a tick inside their lease (inLease): they
+   * hold its request and answer it at the tick their lease ends (holdVoteRequest). Without a
+   * known leader (at start, as a candidate, after a lost election) nodes may rank alike, so the
+   * timeout is drawn in [min, 2*min) (Raft §5.2). Either way it is at least min, which lease
+   * reads rely on.
    */
   private electionTimeoutFor(leaderId: NodeId): number {
     const min = this.config.electionTimeoutTicksMin;
@@ -503,7 +535,7 @@ export class Raft {
     const rank = others.indexOf(this.id);
     if (rank < 0) return min + Math.floor(this.random() * min);
     const stagger = Math.max(1, Math.floor((min - 1) / others.length));
-    return Math.min(2 * min - 1, min + 1 + rank * stagger);
+    return Math.min(2 * min - 1, min + rank * stagger);
   }
 
   private isPromotable(): boolean {
