@@ -262,8 +262,8 @@ export const failoverIntro =
   'Time from the SIGKILL of the leader to the first successful write sent after it, under ' +
   'a closed-loop write load spread over all members (etcd through its JSON gateway, the same HTTP client as raftkv); ' +
   'the killed member is restarted and the cluster caught up before the next trial. ' +
-  'etcd draws its election timeouts in [timeout, 2 × timeout); a raftkv follower of a known leader waits timeout + 1 tick, ' +
-  'then one stagger more per voter ranked before it (docs/operations.md), and draws in that range only without a leader. ' +
+  'etcd draws its election timeouts in [timeout, 2 × timeout); a raftkv follower of a known leader waits the timeout, ' +
+  'plus one stagger per voter ranked before it (docs/operations.md), and draws in that range only without a leader. ' +
   "etcd is run once with raftkv's timeouts, once with its defaults.";
 
 export const restartIntro =
