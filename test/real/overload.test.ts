@@ -46,10 +46,13 @@ const rssBytesMax = 1.5 * 1024 ** 3;
 /**
  * Relative bound (one run, design.md §9): the median RSS of the last window may exceed the median
  * of the middle window by this fraction at most. The log is held in memory until snapshots
- * compact it (level-storage.ts), so some growth with committed writes is expected; a queue
- * growing without bound is not.
+ * compact it (level-storage.ts), and since nodes run with --no-memory-reducer (runtime-flags.ts)
+ * V8 keeps the heap at the size its last burst grew it to, so growth with committed writes is
+ * expected: in seven CI runs late ÷ middle was 1.26 to 1.53 (middle medians 373 to 501 MiB). A
+ * queue growing without bound is not: at ten times the sustainable rate it would pass this bound
+ * well within the load's 60 s, and rssBytesMax besides.
  */
-const rssLateGrowthMax = 0.5;
+const rssLateGrowthMax = 0.75;
 const rssLateWindowSeconds = 10;
 const recoveryDeadlineMs = 15_000;
 const acknowledgedSampleSize = 200;
