@@ -249,16 +249,6 @@ class PeerLink {
     return this.queue.splice(0, count);
   }
 
-  /**
-   * Told each time the stream's connection took a frame. A stream that has carried frames for
-   * retryBackoffMsMax counts as working: the next failure starts the backoff afresh. (A peer that
-   * accepts connections but refuses the stream, e.g. 401, fails sooner, so its backoff grows.)
-   */
-  streamFlowing(openedAtMs: number): void {
-    if (this.backoffMs !== 0 && performance.now() - openedAtMs >= this.limits.retryBackoffMsMax)
-      this.backoffMs = 0;
-  }
-
   /** Told when a stream's upgrade succeeded: the peer takes streams (again). */
   streamOpened(): void {
     if (!this.unanswered) return;
@@ -300,7 +290,9 @@ class PeerLink {
     if (this.stream !== stream) return; // redialled meanwhile: the new stream is not this one's business
     this.stream = null;
     if (failure === null) return;
-    // An idle stream carries no frames to tell that it works: having stayed open long enough does.
+    // A stream that stayed open for retryBackoffMsMax, carrying frames or idle, counted as working:
+    // its failure starts the backoff afresh. (A peer that accepts connections but refuses the
+    // stream, e.g. 401, fails before it opens, so its backoff grows.)
     if (stream.openForMs() >= this.limits.retryBackoffMsMax) this.backoffMs = 0;
     this.failed(failure);
   }
@@ -332,7 +324,6 @@ class PeerLink {
  * taken it, as dropped if the stream dies first.
  */
 class PeerStream {
-  private readonly openedAtMs = performance.now();
   /** When the upgrade succeeded; null before. */
   private upgradedAtMs: number | null = null;
   private readonly request: ClientRequest;
@@ -391,7 +382,6 @@ class PeerStream {
           return;
         }
         counters.sent += count;
-        this.link.streamFlowing(this.openedAtMs);
       });
     }
     socket.uncork();

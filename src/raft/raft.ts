@@ -117,7 +117,7 @@ export class Raft {
    * Vote requests that came while this node was in a leader's lease, the newest per candidate,
    * with the tick each came at: answered at the tick the lease ends (see holdVoteRequest).
    */
-  private heldVoteRequests = new Map<NodeId, { message: VoteMessage; heldAtTick: number }>();
+  private readonly heldVoteRequests = new Map<NodeId, { message: VoteMessage; heldAtTick: number }>();
 
   /** Leader only: the node leadership is being handed to, and for how long we have tried. */
   private leadTransferee: NodeId = noNode;
