@@ -19,6 +19,12 @@ export interface RaftConfig {
   /** Minimum election timeout; each node's is in [min, 2*min) (raft.ts electionTimeoutFor). */
   electionTimeoutTicksMin: number;
   preVote: boolean;
+  /**
+   * With preVote: a follower that has heard no leader asks for pre-votes this many ticks before
+   * its election timeout, staying a follower, so that voters in a lease answer at the tick it ends
+   * (raft.ts askForPreVotesEarly). 0: only at the timeout.
+   */
+  preVoteLeadTicks: number;
   checkQuorum: boolean;
   /**
    * The bound on clock drift between nodes, in ticks: a lease lasts
@@ -44,6 +50,7 @@ export const defaultRaftConfig: RaftConfig = {
   heartbeatTicks: 2,
   electionTimeoutTicksMin: 10,
   preVote: true,
+  preVoteLeadTicks: 2,
   checkQuorum: true,
   leaseDriftTicks: 2,
   appendEntriesCountMax: 512,
@@ -66,6 +73,12 @@ export function validateRaftConfig(config: RaftConfig): RaftConfig {
       config.leaseDriftTicks >= 0 &&
       config.leaseDriftTicks < config.electionTimeoutTicksMin,
     'leaseDriftTicks must be in [0, electionTimeoutTicksMin)',
+  );
+  assert(
+    Number.isInteger(config.preVoteLeadTicks) &&
+      config.preVoteLeadTicks >= 0 &&
+      config.preVoteLeadTicks < config.electionTimeoutTicksMin,
+    'preVoteLeadTicks must be in [0, electionTimeoutTicksMin)',
   );
   assert(config.appendEntriesCountMax >= 1, 'appendEntriesCountMax >= 1');
   assert(config.appendBytesMax >= 1, 'appendBytesMax >= 1');

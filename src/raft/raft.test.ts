@@ -343,6 +343,78 @@ function assertCommittedPrefixesAgree(cluster: ScenarioCluster): void {
   }
 }
 
+describe('pre-votes asked ahead of the election timeout', () => {
+  const lead = defaultRaftConfig.preVoteLeadTicks;
+  /** The messages a step sent (delivered or dropped), as "from->to type", without their details. */
+  const sent = (cluster: ScenarioCluster, line: string) => {
+    const before = cluster.trace.length;
+    cluster.run(line);
+    return cluster.trace.slice(before).map((text) =>
+      text
+        .replace(/^DROP /, '')
+        .split(' ')
+        .slice(0, 2)
+        .join(' '),
+    );
+  };
+  /** Node 1 leads, then dies; 3, 4 and 5 count its silence a tick ahead of node 2 (first in line). */
+  const deadLeader = () =>
+    runScenario(five, ['campaign 1', 'isolate 1', 'tick 3,4,5 1', `tick 2,3,4,5 ${timeout - lead - 1}`]);
+
+  it('the first in line asks early; voters hold it and grant at the end of their lease; at its timeout it goes straight to the vote', () => {
+    const cluster = deadLeader();
+    // Its timeout less the lead: it asks, still a follower, and the others (in their lease) hold it.
+    expect(sent(cluster, 'tick 2,3,4,5 1')).toEqual([
+      '2->1 preVote',
+      '2->3 preVote',
+      '2->4 preVote',
+      '2->5 preVote',
+    ]);
+    cluster.run('expect role 2 follower');
+    // Their lease ends a tick before node 2's timeout: they grant the request they held. (Node 3,
+    // next in line, asks early too at this tick, its own timeout less the lead.)
+    expect(
+      sent(cluster, `tick 2,3,4,5 ${lead - 1}`).filter((text) => text.endsWith('->2 preVoteResp')),
+    ).toEqual(['3->2 preVoteResp', '4->2 preVoteResp', '5->2 preVoteResp']);
+    cluster.run('expect role 2 follower');
+    cluster.run('expect term all 1');
+    // At its timeout it campaigns with the pre-votes in hand: votes asked at once, no PreVote round.
+    const atTimeout = sent(cluster, 'tick 2 1');
+    expect(atTimeout.filter((text) => text.startsWith('2->') && text.endsWith(' preVote'))).toEqual([]);
+    expect(atTimeout).toContain('2->3 vote');
+    cluster.run('expect role 2 leader');
+    cluster.run('expect term 2 2');
+  });
+
+  it('a leader heard after the asking voids the grants: a campaign then asks again', () => {
+    const cluster = deadLeader();
+    cluster.run(`tick 2,3,4,5 ${lead}`);
+    cluster.run('expect role 2 follower');
+    // The leader comes back and is heard; node 2 campaigns anyway (an operator's campaign).
+    cluster.run('heal');
+    cluster.run('tick 1 2');
+    cluster.run('isolate 1');
+    cluster.run('isolate 3');
+    cluster.run('isolate 4');
+    // With the old grants it would win its pre-vote on its own; without them it waits for answers.
+    cluster.run('campaign 2');
+    cluster.run('expect role 2 preCandidate');
+    cluster.run('expect term 2 1');
+  });
+
+  it('with preVoteLeadTicks 0 nothing is asked before the timeout', () => {
+    const config = { ...defaultRaftConfig, preVoteLeadTicks: 0 };
+    const cluster = runScenario(
+      five,
+      ['campaign 1', 'isolate 1', 'tick 3,4,5 1', `tick 2,3,4,5 ${timeout - 2}`],
+      config,
+    );
+    expect(sent(cluster, 'tick 2,3,4,5 1')).toEqual([]);
+    expect(sent(cluster, 'tick 2 1')).toContain('2->3 preVote');
+    cluster.run('expect role 2 leader');
+  });
+});
+
 describe('planted bugs are caught by the scenarios above', () => {
   it('leaseReadsWithoutLease: a cut-off leader serves a lease read after its lease ended', () => {
     const config = { ...defaultRaftConfig, testFaults: { leaseReadsWithoutLease: true } };
