@@ -119,11 +119,11 @@ export class Raft {
    */
   private readonly heldVoteRequests = new Map<NodeId, { message: VoteMessage; heldAtTick: number }>();
   /**
-   * Follower only: the pre-votes it asked for ahead of its election timeout, for the term it would
-   * campaign in, and the voters that granted them (see askForPreVotesEarly). Dropped when it hears
-   * a leader, and whenever its term or role changes.
+   * Follower only: the voters that granted the pre-votes it asked for ahead of its election
+   * timeout, for the term after its own (see askForPreVotesEarly); null when it has not asked.
+   * Dropped when it hears a leader, and whenever its term or role changes.
    */
-  private earlyPreVote: { term: number; granted: Set<NodeId> } | null = null;
+  private earlyPreVoteGrants: Set<NodeId> | null = null;
 
   /** Leader only: the node leadership is being handed to, and for how long we have tried. */
   private leadTransferee: NodeId = noNode;
@@ -197,9 +197,9 @@ export class Raft {
   campaign(): void {
     if (this.role === 'leader' || !this.isPromotable()) return;
     if (this.config.preVote) {
-      const early = this.earlyPreVote;
+      const granted = this.earlyPreVoteGrants ?? undefined;
       this.becomePreCandidate();
-      this.requestVotes('preVote', false, early?.term === this.term + 1 ? early.granted : undefined);
+      this.requestVotes('preVote', false, granted);
     } else {
       this.becomeCandidate();
       this.requestVotes('vote', false);
@@ -321,7 +321,7 @@ export class Raft {
    */
   private askForPreVotesEarly(): void {
     if (!this.config.preVote || this.role !== 'follower' || !this.isPromotable()) return;
-    this.earlyPreVote = { term: this.term + 1, granted: new Set() };
+    this.earlyPreVoteGrants = new Set();
     this.sendVoteRequests('preVote', this.term + 1, false);
   }
 
@@ -347,7 +347,7 @@ export class Raft {
         if (this.role !== 'follower' || this.leaderId !== message.from)
           this.becomeFollower(this.term, message.from);
         this.electionElapsed = 0;
-        this.earlyPreVote = null;
+        this.earlyPreVoteGrants = null;
         if (message.type === 'app') {
           this.handleAppend(message);
         } else {
@@ -417,9 +417,8 @@ export class Raft {
 
   private handleVoteResponse(message: VoteResponseMessage): void {
     if (this.role === 'follower') {
-      const early = this.earlyPreVote;
-      if (message.type === 'preVoteResp' && !message.reject && early?.term === message.term)
-        early.granted.add(message.from);
+      const asked = message.type === 'preVoteResp' && message.term === this.term + 1;
+      if (asked && !message.reject) this.earlyPreVoteGrants?.add(message.from);
       return;
     }
     const expected =
@@ -504,7 +503,7 @@ export class Raft {
     // The term and vote stay as they are: a pre-vote changes nothing durable.
     this.refuseAllReads();
     this.votes = new Map();
-    this.earlyPreVote = null;
+    this.earlyPreVoteGrants = null;
     this.role = 'preCandidate';
     this.leaderId = noNode;
     this.resetElectionTimer();
@@ -544,7 +543,7 @@ export class Raft {
     this.heartbeatElapsed = 0;
     this.resetElectionTimer();
     this.votes = new Map();
-    this.earlyPreVote = null;
+    this.earlyPreVoteGrants = null;
     this.progress = new Map();
     this.leadTransferee = noNode;
     this.transferElapsed = 0;
