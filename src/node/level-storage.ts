@@ -385,10 +385,9 @@ function loadLog(
   snapshotMeta: SnapshotMeta,
 ): { mirror: MemoryStorage; file: LogFile; tornTail: TornTail | null } {
   let hardState = emptyHardState;
-  const entries: Entry[] = [];
-  const arena = new ByteArena();
-  const termAt = (index: number) =>
-    index === snapshotMeta.index ? snapshotMeta.term : entries[index - snapshotMeta.index - 1]!.term;
+  // Entries go straight into the mirror, which keeps its own packed copy of their data: the
+  // payload is a view of the reader's buffer, read over by the next chunk.
+  const mirror = new MemoryStorage(snapshotMeta.config);
   let opened: { file: LogFile; cut: TornTail | null };
   try {
     opened = LogFile.open(logDir(dataDir), (payload) => {
@@ -396,7 +395,7 @@ function loadLog(
       if (save.hardState) hardState = save.hardState;
       const first = save.entries[0];
       if (first === undefined) return;
-      const lastIndex = snapshotMeta.index + entries.length;
+      const lastIndex = mirror.lastIndex();
       if (first.index <= snapshotMeta.index || first.index > lastIndex + 1) {
         throw new StorageError(
           'DATA_CORRUPT',
@@ -404,15 +403,13 @@ function loadLog(
             restoreAdvice(dataDir),
         );
       }
-      // A save from inside the log is a new leader's: it replaces what followed.
-      entries.length = first.index - snapshotMeta.index - 1;
-      let previous = { index: first.index - 1, term: termAt(first.index - 1) };
+      // A save from inside the log is a new leader's: it replaces what followed (append cuts it).
+      let previous = { index: first.index - 1, term: mirror.term(first.index - 1) };
       for (const entry of save.entries) {
         checkFollows(previous, entry, dataDir);
-        entry.data = arena.copy(entry.data);
-        entries.push(entry);
         previous = entry;
       }
+      mirror.append(save.entries);
     });
   } catch (error) {
     if (!(error instanceof LogFileError)) throw error;
@@ -421,7 +418,7 @@ function loadLog(
     }
     throw new StorageError('DATA_CORRUPT', `${error.message}: ${restoreAdvice(dataDir)}`);
   }
-  const lastIndex = entries.at(-1)?.index ?? snapshotMeta.index;
+  const lastIndex = mirror.lastIndex();
   if (hardState.commit > lastIndex) {
     opened.file.close();
     throw new StorageError(
@@ -430,9 +427,7 @@ function loadLog(
         `committed entries are missing: ${restoreAdvice(dataDir)}`,
     );
   }
-  const mirror = new MemoryStorage(snapshotMeta.config);
   mirror.setHardState(hardState);
-  mirror.append(entries);
   return { mirror, file: opened.file, tornTail: opened.cut };
 }
 

@@ -2,7 +2,9 @@
 // (append, hard state) and only then tells the core, via advance(), that they are stable.
 // MemoryStorage is the in-memory twin of node/level-storage.ts; both pass storage.contract.ts.
 import { assert } from '../assert.js';
-import { type Entry, entryBytes, type HardState, type NodeId, noNode } from './messages.js';
+import type { Entry, HardState, NodeId } from './messages.js';
+import { noNode } from './messages.js';
+import { PackedEntries } from './packed-entries.js';
 
 /** The cluster configuration: who votes and who only learns. */
 export interface ConfigState {
@@ -38,8 +40,8 @@ export const emptyHardState: HardState = { term: 0, vote: noNode, commit: 0 };
 export class MemoryStorage implements Storage {
   private hard: HardState = { ...emptyHardState };
   private snapshot: SnapshotMeta;
-  /** log[i] holds the entry at index snapshot.index + 1 + i. */
-  private log: Entry[] = [];
+  /** Slot i holds the entry at index snapshot.index + 1 + i (packed: no object per entry). */
+  private readonly log = new PackedEntries();
 
   constructor(config: ConfigState) {
     this.snapshot = {
@@ -68,7 +70,7 @@ export class MemoryStorage implements Storage {
   term(index: number): number {
     if (index === this.snapshot.index) return this.snapshot.term;
     assert(index > this.snapshot.index && index <= this.lastIndex(), () => `term(${index}) outside the log`);
-    return this.log[index - this.snapshot.index - 1]!.term;
+    return this.log.term(index - this.snapshot.index - 1);
   }
 
   entries(lo: number, hi: number, bytesMax: number): Entry[] {
@@ -79,10 +81,10 @@ export class MemoryStorage implements Storage {
     const result: Entry[] = [];
     let bytes = 0;
     for (let index = lo; index < hi; index++) {
-      const entry = this.log[index - this.snapshot.index - 1]!;
-      bytes += entryBytes(entry);
+      const slot = index - this.snapshot.index - 1;
+      bytes += this.log.entryBytes(slot);
       if (result.length > 0 && bytes > bytesMax) break;
-      result.push(entry);
+      result.push(this.log.entry(slot, index));
     }
     return result;
   }
@@ -99,7 +101,7 @@ export class MemoryStorage implements Storage {
     const first = entries[0]!.index;
     assert(first > this.snapshot.index, () => `append at ${first} is inside the snapshot`);
     assert(first <= this.lastIndex() + 1, () => `append at ${first} leaves a gap after ${this.lastIndex()}`);
-    this.log.length = first - this.snapshot.index - 1;
+    this.log.truncate(first - this.snapshot.index - 1);
     for (const entry of entries) {
       assert(entry.index === this.lastIndex() + 1, 'appended entries must be contiguous');
       this.log.push(entry);
