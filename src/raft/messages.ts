@@ -125,9 +125,12 @@ export const messageTypes: readonly MessageType[] = [
   'transferLeader',
 ];
 
+/** What an entry counts against size limits besides its data. */
+export const entryOverheadBytes = 24;
+
 /** Bytes an entry takes against size limits (payload plus a fixed overhead). */
 export function entryBytes(entry: Entry): number {
-  return entry.data.byteLength + 24;
+  return entry.data.byteLength + entryOverheadBytes;
 }
 
 // ---- codec -------------------------------------------------------------------------------

@@ -13,7 +13,7 @@
 // block and the data chunks start small and double up to their full size: a simulator runs
 // thousands of short-lived nodes.
 import { assert } from '../assert.js';
-import type { Entry, EntryType } from './messages.js';
+import { type Entry, type EntryType, entryOverheadBytes } from './messages.js';
 
 const entryTypes: readonly EntryType[] = ['normal', 'noop', 'config'];
 const entryTypeCodes: Readonly<Record<EntryType, number>> = { normal: 0, noop: 1, config: 2 };
@@ -79,7 +79,7 @@ export class PackedEntries {
 
   /** The entry's size as entryBytes() counts it, without materializing it. */
   entryBytes(slot: number): number {
-    return this.blockOf(slot).lengths[slot & slotMask]! + 24;
+    return this.blockOf(slot).lengths[slot & slotMask]! + entryOverheadBytes;
   }
 
   /** A new Entry object for the slot; its data is a view of this store's copy. */
