@@ -1,8 +1,8 @@
-// Compact copies of small byte strings that live long (log entries' data, kept in memory until
-// compaction). A slice of a shared encoder buffer, or a value LevelDB returned on its own, keeps
-// its whole backing buffer alive: msgpackr packs every message into one shared buffer, so an
-// entry's 150 bytes could pin kilobytes of messages sent and forgotten. Copies go into chunks
-// that hold only such copies, so what stays alive is what is used.
+// Compact copies of small byte strings: an encoded command until the log has saved its own copy,
+// an entry read from a format 1 or 2 log while it is moved. A slice of a shared encoder buffer,
+// or a value LevelDB returned on its own, keeps its whole backing buffer alive (and msgpackr
+// packs every message into one shared buffer that the next pack writes over); copies go into
+// chunks that hold only such copies, so what stays alive is what is used.
 import { assert } from './assert.js';
 
 /** Bytes per chunk: one allocation for a few hundred typical entries. */

@@ -46,7 +46,7 @@ export class MalformedCommandError extends RaftkvError {
 
 const packr = new Packr({ useRecords: false, moreTypes: false });
 
-/** Where encoded commands live: they stay in the log (in memory) until it is compacted. */
+/** Where encoded commands live until the log has saved its own copy of them (packed-entries.ts). */
 const commandArena = new ByteArena();
 
 /** The command's bytes, copied out of msgpackr's shared buffer (see ByteArena). */
