@@ -14,6 +14,7 @@ import {
   decodeMessages,
   encodeMessages,
   type Message,
+  messageTypes,
   wireFormatVersion,
 } from '../raft/messages.js';
 import {
@@ -137,26 +138,33 @@ function appendWithData(dataBytes: number): AppendMessage {
   return { ...sampleAppend, entries: [{ ...sampleEntry, data: new Uint8Array(dataBytes) }] };
 }
 
+/** `heartbeat` as version 3 puts it: type code, from, to, term, commit, round. */
+const heartbeatArray: unknown[] = [messageTypes.indexOf('heartbeat'), senderId, receiverId, 1, 0, 0];
+
+/** heartbeatArray with the value at `position` replaced. */
+function heartbeatWith(position: number, value: unknown): unknown[] {
+  return heartbeatArray.map((old, at) => (at === position ? value : old));
+}
+const previousVersion = wireFormatVersion - 1;
+
 /** Batches that are valid msgpack but break the message schema in one place each. */
 const wronglyTypedBatches: [string, unknown][] = [
-  ['a bare list', [heartbeat]],
-  ['an unknown version', { v: wireFormatVersion + 1, m: [heartbeat] }],
-  ['messages not a list', { v: wireFormatVersion, m: heartbeat }],
-  ['an unknown type', { v: wireFormatVersion, m: [{ ...heartbeat, type: 'gossip' }] }],
-  ['a string term', { v: wireFormatVersion, m: [{ ...heartbeat, term: '1' }] }],
-  ['a negative from', { v: wireFormatVersion, m: [{ ...heartbeat, from: -1 }] }],
-  ['a fractional round', { v: wireFormatVersion, m: [{ ...heartbeat, round: 1.5 }] }],
-  ['a missing commit', { v: wireFormatVersion, m: [{ ...heartbeat, commit: undefined }] }],
-  ['entries as a list (version 1 form) in version 2', { v: wireFormatVersion, m: [sampleAppend] }],
+  ['a bare list', [heartbeatArray]],
+  ['an unknown version', { v: wireFormatVersion + 1, m: [heartbeatArray] }],
+  ['messages not a list', { v: wireFormatVersion, m: heartbeatArray[0] }],
+  ['an unknown type', { v: wireFormatVersion, m: [[messageTypes.length, 1, 2, 3]] }],
+  ['a string term', { v: wireFormatVersion, m: [heartbeatWith(3, '1')] }],
+  ['a negative from', { v: wireFormatVersion, m: [heartbeatWith(1, -1)] }],
+  ['a fractional round', { v: wireFormatVersion, m: [heartbeatWith(5, 1.5)] }],
+  ['a missing round', { v: wireFormatVersion, m: [heartbeatArray.slice(0, -1)] }],
+  ['a message as a map (version 2 form) in version 3', { v: wireFormatVersion, m: [heartbeat] }],
+  ['a string term (version 2)', { v: previousVersion, m: [{ ...heartbeat, term: '1' }] }],
+  ['a missing commit (version 2)', { v: previousVersion, m: [{ ...heartbeat, commit: undefined }] }],
+  ['entries as a list (version 2)', { v: previousVersion, m: [sampleAppend] }],
   [
-    'entry data as a string (version 1)',
-    { v: wireFormatVersion - 1, m: [{ ...sampleAppend, entries: [{ ...sampleEntry, data: 'x' }] }] },
+    'a valid message after a broken one',
+    { v: wireFormatVersion, m: [heartbeatWith(2, 'x'), heartbeatArray] },
   ],
-  [
-    'an unknown entry type (version 1)',
-    { v: wireFormatVersion - 1, m: [{ ...sampleAppend, entries: [{ ...sampleEntry, type: 'blob' }] }] },
-  ],
-  ['a valid message after a broken one', { v: wireFormatVersion, m: [{ ...heartbeat, to: 'x' }, heartbeat] }],
 ];
 
 describe('POST /raft refuses malformed requests', () => {

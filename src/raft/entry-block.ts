@@ -1,5 +1,5 @@
 // A block of log entries in one buffer: how an AppendEntries carries its entries on the wire
-// (message format 2) and how the log keeps each save's entries on disk (group format 1). Both
+// (message formats 2 and 3) and how the log keeps each save's entries on disk (group format 1). Both
 // formats are this layout: change it only together with a new version of each.
 //
 // Each entry, one after the other: its type (its position in entryTypes, 1 byte), index, term and
