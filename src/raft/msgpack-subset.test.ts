@@ -30,8 +30,11 @@ describe('MsgpackWriter', () => {
     );
     expect(written((writer) => writer.bool(true))).toEqual([...packr.pack(true)]);
     expect(written((writer) => writer.bool(false))).toEqual([...packr.pack(false)]);
-    expect(written((writer) => writer.arrayHeader(15))[0]).toBe(0x9f);
-    expect(written((writer) => writer.arrayHeader(16))).toEqual([0xdd, 0, 0, 0, 16]);
+    for (const length of [0, 15, 16, 65_535, 65_536]) {
+      const header = written((writer) => writer.arrayHeader(length));
+      expect(header).toEqual([...packr.pack(new Array(length).fill(0)).subarray(0, header.length)]);
+      expect(new MsgpackReader(Uint8Array.from(header)).arrayHeader()).toBe(length);
+    }
   });
 
   it('takes at most intBytesMax for an integer, and refuses one it has no room for', () => {

@@ -76,12 +76,20 @@ export class MsgpackWriter {
 
   arrayHeader(length: number): void {
     this.room(arrayHeaderBytesMax);
+    const bytes = this.bytes;
+    const at = this.position;
     if (length < 16) {
-      this.bytes[this.position++] = 0x90 | length;
+      bytes[at] = 0x90 | length;
+      this.position = at + 1;
+    } else if (length < 0x10000) {
+      bytes[at] = 0xdc;
+      bytes[at + 1] = length >>> 8;
+      bytes[at + 2] = length & 0xff;
+      this.position = at + 3;
     } else {
-      this.bytes[this.position] = 0xdd;
-      writeUint32(this.bytes, this.position + 1, length);
-      this.position += 5;
+      bytes[at] = 0xdd;
+      writeUint32(bytes, at + 1, length);
+      this.position = at + 5;
     }
   }
 
