@@ -39,33 +39,17 @@ export class MsgpackWriter {
       () => `${value} is not a safe integer of at least -32`,
     );
     this.room(intBytesMax);
-    const bytes = this.bytes;
-    const at = this.position;
-    if (value < 0) {
-      bytes[at] = value & 0xff;
-      this.position = at + 1;
-    } else if (value < 0x80) {
-      bytes[at] = value;
-      this.position = at + 1;
-    } else if (value < 0x100) {
-      bytes[at] = 0xcc;
-      bytes[at + 1] = value;
-      this.position = at + 2;
-    } else if (value < 0x10000) {
-      bytes[at] = 0xcd;
-      bytes[at + 1] = value >>> 8;
-      bytes[at + 2] = value & 0xff;
-      this.position = at + 3;
-    } else if (value < twoTo32) {
-      bytes[at] = 0xce;
-      writeUint32(bytes, at + 1, value);
-      this.position = at + 5;
-    } else {
+    if (value < 0) this.head(value & 0xff, 0, 0);
+    else if (value < 0x80) this.head(value, 0, 0);
+    else if (value < 0x100) this.head(0xcc, value, 1);
+    else if (value < 0x10000) this.head(0xcd, value, 2);
+    else if (value < twoTo32) this.head(0xce, value, 4);
+    else {
       // As msgpackr writes it: any decoder then reads a number, where a uint 64 is a BigInt to some.
-      bytes[at] = 0xcb;
+      this.bytes[this.position] = 0xcb;
       float64Scratch.setFloat64(0, value);
-      bytes.set(float64ScratchBytes, at + 1);
-      this.position = at + 9;
+      this.bytes.set(float64ScratchBytes, this.position + 1);
+      this.position += 9;
     }
   }
 
@@ -76,29 +60,15 @@ export class MsgpackWriter {
 
   arrayHeader(length: number): void {
     this.room(arrayHeaderBytesMax);
-    const bytes = this.bytes;
-    const at = this.position;
-    if (length < 16) {
-      bytes[at] = 0x90 | length;
-      this.position = at + 1;
-    } else if (length < 0x10000) {
-      bytes[at] = 0xdc;
-      bytes[at + 1] = length >>> 8;
-      bytes[at + 2] = length & 0xff;
-      this.position = at + 3;
-    } else {
-      bytes[at] = 0xdd;
-      writeUint32(bytes, at + 1, length);
-      this.position = at + 5;
-    }
+    if (length < 16) this.head(0x90 | length, 0, 0);
+    else if (length < 0x10000) this.head(0xdc, length, 2);
+    else this.head(0xdd, length, 4);
   }
 
   /** The header of a byte string of `length` bytes; the caller writes them next (see skip). */
   binHeader(length: number): void {
     this.room(binHeaderBytes + length);
-    this.bytes[this.position] = 0xc6;
-    writeUint32(this.bytes, this.position + 1, length);
-    this.position += binHeaderBytes;
+    this.head(0xc6, length, 4);
   }
 
   /** Bytes written as they are: a header of the caller's, or what follows a binHeader. */
@@ -117,6 +87,22 @@ export class MsgpackWriter {
   /** What was written. */
   written(): Uint8Array {
     return this.bytes.subarray(0, this.position);
+  }
+
+  /**
+   * A type byte, then `value` as a big-endian unsigned integer of `width` bytes (none for 0): the
+   * form of every header and integer here but the float 64. The caller checked the room.
+   */
+  private head(type: number, value: number, width: 0 | 1 | 2 | 4): void {
+    const bytes = this.bytes;
+    const at = this.position;
+    bytes[at] = type;
+    if (width === 1) bytes[at + 1] = value;
+    else if (width === 2) {
+      bytes[at + 1] = value >>> 8;
+      bytes[at + 2] = value & 0xff;
+    } else if (width === 4) writeUint32(bytes, at + 1, value);
+    this.position = at + 1 + width;
   }
 
   private room(length: number): void {
