@@ -1,8 +1,9 @@
 // The raft log's write-ahead files (design.md §2, §8): <dataDir>/log/ holds numbered segments,
 // each a header and then records appended one after another. A save is one record, written and
-// fdatasync'd on the calling thread: on this machine an append and its fdatasync take tens of
-// microseconds, less than handing the write to libuv's thread pool and being woken when it is
-// done, which cost a follower about a fifth of its CPU per write (docs/benchmarks.md).
+// fdatasync'd on the calling thread: where this was measured (2026-11-27), an append and its
+// fdatasync took tens of microseconds, less than handing the write to libuv's thread pool and
+// being woken when it is done, which cost a follower about a fifth of its CPU per write
+// (docs/benchmarks.md; not measured again on a later machine whose sync takes ~240 µs).
 //
 // A segment: the magic bytes and its format version (segmentHeaderBytes), then records.
 // A record: its payload's length (big-endian u32), the payload's CRC-32, the CRC-32 of those first
